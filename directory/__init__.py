@@ -1,0 +1,57 @@
+"""Annuaire de l'innovation sociale — application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import ROOT, instance_path_from_env, load_config
+from .extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides everything else (tests use it)."""
+    config = dict(config or {})
+    instance_path = Path(config.pop("INSTANCE_PATH", None) or instance_path_from_env())
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(load_config(instance_path, config))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from . import models  # noqa: F401 - registers the tables on the metadata
+
+    from .web import init_app as init_web
+    init_web(app)
+
+    from .cli import init_app as init_cli
+    init_cli(app)
+    return app
+
+
+def _configure_engine(engine) -> None:
+    """SQLite: WAL journal, enforced foreign keys, and patience with concurrent writers."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.close()

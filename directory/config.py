@@ -1,0 +1,78 @@
+"""Configuration: defaults, then environment variables, then ``instance/config.py``.
+
+Nothing here runs at import time: ``load_config`` is called by ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "SEARCH_INDEX_DIR", "MAP_TILES_URL",
+            "MAP_TILES_ATTRIBUTION", "REDIS_URL")
+
+
+def instance_path_from_env() -> Path:
+    return Path(os.environ.get("DIRECTORY_INSTANCE_PATH", ROOT / "instance")).resolve()
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Read the instance's secret key, creating it on first use (never a constant in code)."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must agree on one key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgres://`` / ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping for one app."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "DATABASE_URL": f"sqlite:///{instance_path / 'annuaire.sqlite3'}",
+        "SEARCH_INDEX_DIR": str(instance_path / "search-index"),
+        "MAP_TILES_URL": (
+            "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&FORMAT=image/png"
+            "&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+        ),
+        "MAP_TILES_ATTRIBUTION": "© IGN – Géoplateforme",
+        "REDIS_URL": None,
+        "PAGE_SIZE": 20,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+    for key in ENV_KEYS:
+        if os.environ.get(key):
+            config[key] = os.environ[key]
+    local = instance_path / "config.py"
+    if local.exists():
+        namespace: dict[str, Any] = {}
+        exec(compile(local.read_text(), str(local), "exec"), namespace)  # noqa: S102 - operator's own file
+        config.update({k: v for k, v in namespace.items() if k.isupper()})
+    config.update(overrides or {})
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _secret_key(instance_path)
+    config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["DATABASE_URL"])
+    return config

@@ -1,0 +1,42 @@
+"""Typed SQLAlchemy 2 models, one module per aggregate."""
+
+from .base import STATUS_LABELS, Status
+from .event import (
+    Event,
+    EventKind,
+    EventOrganisation,
+    EventRole,
+    ProgrammeItem,
+    ProgrammeKind,
+    ProgrammeSpeaker,
+    Speaker,
+    SpeakerPart,
+    Workshop,
+    event_initiative,
+)
+from .initiative import (
+    SUMMARY_MAX_LENGTH,
+    Initiative,
+    InitiativeOrganisation,
+    OrganisationRole,
+    Place,
+    Stage,
+    initiative_departement,
+    initiative_public,
+    initiative_theme,
+)
+from .organisation import Organisation, OrganisationKind, organisation_departement, organisation_theme
+from .revision import AuditLog, Revision, RevisionState
+from .taxonomy import Public, Theme
+from .territory import Commune, Departement, Region
+from .user import Membership, Role, User
+
+__all__ = [
+    "STATUS_LABELS", "SUMMARY_MAX_LENGTH", "AuditLog", "Commune", "Departement", "Event",
+    "EventKind", "EventOrganisation", "EventRole", "Initiative", "InitiativeOrganisation",
+    "Membership", "Organisation", "OrganisationKind", "OrganisationRole", "Place",
+    "ProgrammeItem", "ProgrammeKind", "ProgrammeSpeaker", "Public", "Region", "Revision",
+    "RevisionState", "Role", "Speaker", "SpeakerPart", "Stage", "Status", "Theme", "User",
+    "Workshop", "event_initiative", "initiative_departement", "initiative_public",
+    "initiative_theme", "organisation_departement", "organisation_theme",
+]

@@ -1,0 +1,1 @@
+"""Domain services: every write and every rule goes through here, never through views."""

@@ -1,0 +1,5 @@
+"""Seed catalogue loader (placeholder until the loader lands)."""
+
+
+def load_seed() -> dict[str, int]:
+    return {}

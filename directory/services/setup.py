@@ -1,0 +1,25 @@
+"""One idempotent set-up: schema migrations, territory gazetteer, seed catalogue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from flask_migrate import upgrade
+
+from ..config import ROOT
+from . import catalogue, gazetteer
+
+
+def run(echo: Callable[[str], None] = print) -> None:
+    started = time.perf_counter()
+    echo("Base de données : application des migrations…")
+    upgrade(directory=str(ROOT / "migrations"))
+    echo("Territoires : chargement du référentiel des communes…")
+    counts = gazetteer.load_gazetteer()
+    echo(f"  {counts['regions']} régions, {counts['departements']} départements, "
+         f"{counts['communes']} communes ({counts['created']} nouvelles).")
+    echo("Catalogue : chargement des données de la journée régionale de 2011…")
+    seeded = catalogue.load_seed()
+    echo("  " + ", ".join(f"{value} {key}" for key, value in seeded.items()) + ".")
+    echo(f"Installation terminée en {time.perf_counter() - started:.1f} s.")

@@ -1,0 +1,32 @@
+"""Blueprints, error pages, template helpers and the session user loader."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..extensions import db, login_manager
+
+
+def init_app(app: Flask) -> None:
+    from . import errors, public, templating
+
+    app.register_blueprint(public.bp)
+    errors.init_app(app)
+    templating.init_app(app)
+
+    login_manager.login_view = "auth.login" if "auth" in app.blueprints else None
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Sessions carry ``id:session_version``; a bumped version ends old sessions."""
+    from ..models import User
+
+    raw_id, _, raw_version = user_id.partition(":")
+    if not (raw_id.isdigit() and raw_version.isdigit()):
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.active or user.session_version != int(raw_version):
+        return None
+    return user
