@@ -6,6 +6,5 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rm -f migrations/versions/0001_baseline.py
 DIRECTORY_INSTANCE_PATH="$tmp" DATABASE_URL="sqlite:///$tmp/db.sqlite3" \
-  .venv/bin/flask --app directory db migrate -m baseline --rev-id 0001 >/dev/null
-mv migrations/versions/0001_baseline.py migrations/versions/0001_baseline.py 2>/dev/null || true
+  .venv/bin/flask --app directory db migrate -m baseline --rev-id 0001 >/dev/null 2>&1
 ls migrations/versions/
