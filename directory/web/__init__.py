@@ -8,11 +8,12 @@ from ..extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
-    from . import errors, public, templating
+    from . import errors, public, security, templating
 
     app.register_blueprint(public.bp)
     errors.init_app(app)
     templating.init_app(app)
+    security.init_app(app)
 
     login_manager.login_view = "auth.login" if "auth" in app.blueprints else None
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
