@@ -25,19 +25,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(instance_path, config))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     with app.app_context():
         _configure_engine(db.engine)
 
     from . import models  # noqa: F401 - registers the tables on the metadata
-
     from .web import init_app as init_web
+
     init_web(app)
 
     from .cli import init_app as init_cli
+
     init_cli(app)
     return app
 

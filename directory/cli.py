@@ -24,23 +24,37 @@ def setup_command() -> None:
 
 
 @click.command("demo-data")
-@click.option("--count", type=click.IntRange(min=1, max=1_000_000), default=1000,
-              show_default=True, help="Nombre d'initiatives de démonstration à créer.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=1000,
+    show_default=True,
+    help="Nombre d'initiatives de démonstration à créer.",
+)
 @click.option("--remove", is_flag=True, help="Supprimer toutes les données de démonstration.")
-@click.option("--seed", "random_seed", type=int, default=None,
-              help="Graine aléatoire (résultats reproductibles).")
+@click.option(
+    "--seed",
+    "random_seed",
+    type=int,
+    default=None,
+    help="Graine aléatoire (résultats reproductibles).",
+)
 def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None:
     """Add (or remove) generated demo initiatives, organisations and places."""
     from .services import demo
 
     if remove:
         removed = demo.remove_demo_data()
-        click.echo(f"Données de démonstration supprimées : {removed['initiatives']} initiatives, "
-                   f"{removed['organisations']} organisations.")
+        click.echo(
+            f"Données de démonstration supprimées : {removed['initiatives']} initiatives, "
+            f"{removed['organisations']} organisations."
+        )
         return
     created = demo.create_demo_data(count, seed=random_seed, progress=True)
-    click.echo(f"Données de démonstration créées : {created['initiatives']} initiatives, "
-               f"{created['organisations']} organisations, {created['places']} lieux.")
+    click.echo(
+        f"Données de démonstration créées : {created['initiatives']} initiatives, "
+        f"{created['organisations']} organisations, {created['places']} lieux."
+    )
 
 
 users_cli = AppGroup("users", help="Gérer les comptes.")
@@ -50,11 +64,16 @@ users_cli = AppGroup("users", help="Gérer les comptes.")
 @click.option("--email", required=True)
 @click.option("--name", default="")
 @click.option("--role", type=click.Choice(["partner", "curator", "admin"]), required=True)
-@click.option("--organisation", "organisation_slug", default=None,
-              help="Slug de l'organisation (comptes partenaires).")
+@click.option(
+    "--organisation",
+    "organisation_slug",
+    default=None,
+    help="Slug de l'organisation (comptes partenaires).",
+)
 @click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
-def create_user_command(email: str, name: str, role: str, organisation_slug: str | None,
-                        password_stdin: bool) -> None:
+def create_user_command(
+    email: str, name: str, role: str, organisation_slug: str | None, password_stdin: bool
+) -> None:
     """Create an account (asks for the password)."""
     from .services import accounts
 
@@ -63,8 +82,13 @@ def create_user_command(email: str, name: str, role: str, organisation_slug: str
     else:
         password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.create_user(email=email, name=name, role=role, password=password,
-                                    organisation_slug=organisation_slug)
+        user = accounts.create_user(
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            organisation_slug=organisation_slug,
+        )
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Compte créé : {user.email} ({user.role.label}).")

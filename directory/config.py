@@ -12,8 +12,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ENV_KEYS = ("DATABASE_URL", "SECRET_KEY", "SEARCH_INDEX_DIR", "MAP_TILES_URL",
-            "MAP_TILES_ATTRIBUTION", "REDIS_URL")
+ENV_KEYS = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "SEARCH_INDEX_DIR",
+    "MAP_TILES_URL",
+    "MAP_TILES_ATTRIBUTION",
+    "REDIS_URL",
+)
 
 
 def instance_path_from_env() -> Path:
@@ -40,7 +46,7 @@ def sqlalchemy_url(url: str) -> str:
     """Use psycopg 3 for plain ``postgres://`` / ``postgresql://`` URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

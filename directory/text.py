@@ -16,5 +16,9 @@ def fold(text: str) -> str:
 
 def slugify(text: str, max_length: int = 120) -> str:
     """A stable, readable, accent-free slug ("Voisins & Citoyens" -> "voisins-citoyens")."""
-    return _slugify(text, max_length=max_length, word_boundary=True,
-                    replacements=[["œ", "oe"], ["Œ", "OE"]]) or "sans-titre"
+    return (
+        _slugify(
+            text, max_length=max_length, word_boundary=True, replacements=[["œ", "oe"], ["Œ", "OE"]]
+        )
+        or "sans-titre"
+    )

@@ -32,9 +32,7 @@ def _admin_engine() -> sa.Engine:
 
 
 def _pg_database_url(name: str) -> str:
-    return make_url(sqlalchemy_url(PG_URL)).set(database=name).render_as_string(
-        hide_password=False
-    )
+    return make_url(sqlalchemy_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
 
 
 class Databases:

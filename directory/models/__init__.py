@@ -25,18 +25,53 @@ from .initiative import (
     initiative_public,
     initiative_theme,
 )
-from .organisation import Organisation, OrganisationKind, organisation_departement, organisation_theme
+from .organisation import (
+    Organisation,
+    OrganisationKind,
+    organisation_departement,
+    organisation_theme,
+)
 from .revision import AuditLog, Revision, RevisionState
 from .taxonomy import Public, Theme
 from .territory import Commune, Departement, Region
 from .user import Membership, Role, User
 
 __all__ = [
-    "STATUS_LABELS", "SUMMARY_MAX_LENGTH", "AuditLog", "Commune", "Departement", "Event",
-    "EventKind", "EventOrganisation", "EventRole", "Initiative", "InitiativeOrganisation",
-    "Membership", "Organisation", "OrganisationKind", "OrganisationRole", "Place",
-    "ProgrammeItem", "ProgrammeKind", "ProgrammeSpeaker", "Public", "Region", "Revision",
-    "RevisionState", "Role", "Speaker", "SpeakerPart", "Stage", "Status", "Theme", "User",
-    "Workshop", "event_initiative", "initiative_departement", "initiative_public",
-    "initiative_theme", "organisation_departement", "organisation_theme",
+    "STATUS_LABELS",
+    "SUMMARY_MAX_LENGTH",
+    "AuditLog",
+    "Commune",
+    "Departement",
+    "Event",
+    "EventKind",
+    "EventOrganisation",
+    "EventRole",
+    "Initiative",
+    "InitiativeOrganisation",
+    "Membership",
+    "Organisation",
+    "OrganisationKind",
+    "OrganisationRole",
+    "Place",
+    "ProgrammeItem",
+    "ProgrammeKind",
+    "ProgrammeSpeaker",
+    "Public",
+    "Region",
+    "Revision",
+    "RevisionState",
+    "Role",
+    "Speaker",
+    "SpeakerPart",
+    "Stage",
+    "Status",
+    "Theme",
+    "User",
+    "Workshop",
+    "event_initiative",
+    "initiative_departement",
+    "initiative_public",
+    "initiative_theme",
+    "organisation_departement",
+    "organisation_theme",
 ]

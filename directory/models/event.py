@@ -24,8 +24,10 @@ class EventKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"journee_regionale": "Journée régionale",
-                "atelier_territorial": "Atelier territorial"}[self.value]
+        return {
+            "journee_regionale": "Journée régionale",
+            "atelier_territorial": "Atelier territorial",
+        }[self.value]
 
 
 class ProgrammeKind(enum.StrEnum):
@@ -68,8 +70,11 @@ class EventRole(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"organisateur": "Organisateur", "partenaire": "Partenaire",
-                "lieu": "Lieu d'accueil"}[self.value]
+        return {
+            "organisateur": "Organisateur",
+            "partenaire": "Partenaire",
+            "lieu": "Lieu d'accueil",
+        }[self.value]
 
 
 class SpeakerPart(enum.StrEnum):
@@ -78,17 +83,19 @@ class SpeakerPart(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"intervenant": "Intervenant", "moderateur": "Animateur et modérateur"}[
-            self.value
-        ]
+        return {"intervenant": "Intervenant", "moderateur": "Animateur et modérateur"}[self.value]
 
 
 event_initiative = sa.Table(
     "event_initiative",
     db.metadata,
     sa.Column("event_id", sa.ForeignKey("event.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"),
-              primary_key=True, index=True),
+    sa.Column(
+        "initiative_id",
+        sa.ForeignKey("initiative.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     # The round table where it was presented, when known.
     sa.Column("programme_item_id", sa.ForeignKey("programme_item.id", ondelete="SET NULL")),
 )
@@ -96,8 +103,9 @@ event_initiative = sa.Table(
 
 class Event(EntryMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind),
-                                            default=EventKind.ATELIER_TERRITORIAL)
+    kind: Mapped[EventKind] = mapped_column(
+        enum_column(EventKind), default=EventKind.ATELIER_TERRITORIAL
+    )
     cycle: Mapped[str | None] = mapped_column(sa.String(200))
     title: Mapped[str] = mapped_column(sa.String(300))
     theme: Mapped[str | None] = mapped_column(sa.String(300))
@@ -112,7 +120,8 @@ class Event(EntryMixin, db.Model):
 
     commune: Mapped[Commune | None] = relationship()
     organisation_links: Mapped[list[EventOrganisation]] = relationship(
-        back_populates="event", cascade="all, delete-orphan",
+        back_populates="event",
+        cascade="all, delete-orphan",
         order_by="EventOrganisation.position",
     )
     programme: Mapped[list[ProgrammeItem]] = relationship(
@@ -127,8 +136,9 @@ class Event(EntryMixin, db.Model):
 
 
 class EventOrganisation(db.Model):
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
     organisation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -141,8 +151,7 @@ class EventOrganisation(db.Model):
 
 class ProgrammeItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"),
-                                          index=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     section: Mapped[str | None] = mapped_column(sa.String(200))  # "Matinée – Appels d'air"
     starts_at: Mapped[time | None] = mapped_column(sa.Time)
@@ -184,8 +193,9 @@ class ProgrammeSpeaker(db.Model):
     speaker_id: Mapped[int] = mapped_column(
         sa.ForeignKey("speaker.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    part: Mapped[SpeakerPart] = mapped_column(enum_column(SpeakerPart),
-                                              default=SpeakerPart.INTERVENANT)
+    part: Mapped[SpeakerPart] = mapped_column(
+        enum_column(SpeakerPart), default=SpeakerPart.INTERVENANT
+    )
     position: Mapped[int] = mapped_column(default=0)
 
     item: Mapped[ProgrammeItem] = relationship(back_populates="speaker_links")
@@ -196,8 +206,7 @@ class Workshop(db.Model):
     """A sous-groupe of an event's afternoon, with its restitution."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"),
-                                          index=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     title: Mapped[str] = mapped_column(sa.String(300))
     description: Mapped[str | None] = mapped_column(sa.Text)

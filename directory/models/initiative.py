@@ -56,28 +56,32 @@ class OrganisationRole(enum.StrEnum):
 initiative_theme = sa.Table(
     "initiative_theme",
     db.metadata,
-    sa.Column("initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("theme_id", sa.ForeignKey("theme.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
+    sa.Column(
+        "initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "theme_id", sa.ForeignKey("theme.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
 )
 
 initiative_public = sa.Table(
     "initiative_public",
     db.metadata,
-    sa.Column("initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("public_id", sa.ForeignKey("public.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
+    sa.Column(
+        "initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "public_id", sa.ForeignKey("public.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
 )
 
 initiative_departement = sa.Table(
     "initiative_departement",
     db.metadata,
-    sa.Column("initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("departement_code", sa.ForeignKey("departement.code"), primary_key=True,
-              index=True),
+    sa.Column(
+        "initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("departement_code", sa.ForeignKey("departement.code"), primary_key=True, index=True),
 )
 
 
@@ -100,10 +104,12 @@ class Initiative(EntryMixin, db.Model):
     # Where the fact came from (for the seed: the 2011 programme).
     source: Mapped[str | None] = mapped_column(sa.String(300))
 
-    themes: Mapped[list[Theme]] = relationship(secondary=initiative_theme,
-                                               order_by="Theme.position")
-    publics: Mapped[list[Public]] = relationship(secondary=initiative_public,
-                                                 order_by="Public.position")
+    themes: Mapped[list[Theme]] = relationship(
+        secondary=initiative_theme, order_by="Theme.position"
+    )
+    publics: Mapped[list[Public]] = relationship(
+        secondary=initiative_public, order_by="Public.position"
+    )
     departements: Mapped[list[Departement]] = relationship(
         secondary=initiative_departement, order_by="Departement.code"
     )
@@ -111,7 +117,8 @@ class Initiative(EntryMixin, db.Model):
         back_populates="initiative", cascade="all, delete-orphan", order_by="Place.id"
     )
     organisation_links: Mapped[list[InitiativeOrganisation]] = relationship(
-        back_populates="initiative", cascade="all, delete-orphan",
+        back_populates="initiative",
+        cascade="all, delete-orphan",
         order_by="InitiativeOrganisation.position",
     )
     events: Mapped[list[Event]] = relationship(
@@ -120,8 +127,11 @@ class Initiative(EntryMixin, db.Model):
 
     @property
     def lead_organisations(self) -> list[Organisation]:
-        return [link.organisation for link in self.organisation_links
-                if link.role == OrganisationRole.PORTEUR]
+        return [
+            link.organisation
+            for link in self.organisation_links
+            if link.role == OrganisationRole.PORTEUR
+        ]
 
     def __repr__(self) -> str:
         return f"<Initiative {self.slug}>"

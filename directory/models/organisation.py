@@ -43,16 +43,18 @@ ORGANISATION_KIND_LABELS = {
 organisation_theme = sa.Table(
     "organisation_theme",
     db.metadata,
-    sa.Column("organisation_id", sa.ForeignKey("organisation.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "organisation_id", sa.ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("theme_id", sa.ForeignKey("theme.id", ondelete="CASCADE"), primary_key=True),
 )
 
 organisation_departement = sa.Table(
     "organisation_departement",
     db.metadata,
-    sa.Column("organisation_id", sa.ForeignKey("organisation.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "organisation_id", sa.ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("departement_code", sa.ForeignKey("departement.code"), primary_key=True),
 )
 
@@ -77,8 +79,9 @@ class Organisation(EntryMixin, db.Model):
     trusted: Mapped[bool] = mapped_column(default=False)
 
     commune: Mapped[Commune | None] = relationship()
-    themes: Mapped[list[Theme]] = relationship(secondary=organisation_theme,
-                                               order_by="Theme.position")
+    themes: Mapped[list[Theme]] = relationship(
+        secondary=organisation_theme, order_by="Theme.position"
+    )
     departements: Mapped[list[Departement]] = relationship(
         secondary=organisation_departement, order_by="Departement.code"
     )

@@ -31,8 +31,7 @@ class Revision(db.Model):
     base_version: Mapped[int | None]
     state: Mapped[RevisionState] = mapped_column(enum_column(RevisionState), index=True)
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
-    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id",
-                                                                  ondelete="SET NULL"))
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     reviewed_at: Mapped[datetime | None]
@@ -46,8 +45,9 @@ class Revision(db.Model):
 class AuditLog(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"),
-                                                index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     action: Mapped[str] = mapped_column(sa.String(60), index=True)
     ip_address: Mapped[str | None] = mapped_column(sa.String(45))
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

@@ -24,8 +24,11 @@ class Role(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"partner": "Partenaire", "curator": "Chargé·e de mission (DRJSCS)",
-                "admin": "Administrateur"}[self.value]
+        return {
+            "partner": "Partenaire",
+            "curator": "Chargé·e de mission (DRJSCS)",
+            "admin": "Administrateur",
+        }[self.value]
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -56,8 +59,9 @@ class User(UserMixin, TimestampMixin, db.Model):
 
 
 class Membership(db.Model):
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
     organisation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True
     )

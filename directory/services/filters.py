@@ -49,8 +49,10 @@ class InitiativeFilters:
     @classmethod
     def from_args(cls, args: Mapping) -> InitiativeFilters:
         """Parse a query string leniently: bad values are dropped and reported, never raised."""
-        getlist = args.getlist if hasattr(args, "getlist") else (
-            lambda key: [args[key]] if key in args else []
+        getlist = (
+            args.getlist
+            if hasattr(args, "getlist")
+            else (lambda key: [args[key]] if key in args else [])
         )
         errors: list[str] = []
 
@@ -104,8 +106,12 @@ class InitiativeFilters:
         args: dict[str, str | list[str]] = {}
         if self.q:
             args["q"] = self.q
-        for key, values in (("theme", self.themes), ("public", self.publics),
-                            ("stage", self.stages), ("departement", self.departements)):
+        for key, values in (
+            ("theme", self.themes),
+            ("public", self.publics),
+            ("stage", self.stages),
+            ("departement", self.departements),
+        ):
             if values:
                 args[key] = list(values)
         if self.region:
@@ -156,8 +162,10 @@ def apply(statement: sa.Select, filters: InitiativeFilters, *, text: bool = True
     if text and filters.q:
         pattern = f"%{_escape_like(filters.q)}%"
         statement = statement.where(
-            sa.or_(Initiative.title.ilike(pattern, escape="\\"),
-                   Initiative.summary.ilike(pattern, escape="\\"))
+            sa.or_(
+                Initiative.title.ilike(pattern, escape="\\"),
+                Initiative.summary.ilike(pattern, escape="\\"),
+            )
         )
     if filters.themes:
         statement = statement.where(

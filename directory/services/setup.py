@@ -17,8 +17,10 @@ def run(echo: Callable[[str], None] = print) -> None:
     upgrade(directory=str(ROOT / "migrations"))
     echo("Territoires : chargement du référentiel des communes…")
     counts = gazetteer.load_gazetteer()
-    echo(f"  {counts['regions']} régions, {counts['departements']} départements, "
-         f"{counts['communes']} communes ({counts['created']} nouvelles).")
+    echo(
+        f"  {counts['regions']} régions, {counts['departements']} départements, "
+        f"{counts['communes']} communes ({counts['created']} nouvelles)."
+    )
     echo("Catalogue : chargement des données de la journée régionale de 2011…")
     seeded = catalogue.load_seed()
     echo("  " + ", ".join(f"{value} {key}" for key, value in seeded.items()) + ".")

@@ -14,8 +14,7 @@ EMBEDDABLE_PREFIXES = ("/embed/",)
 
 def _tile_hosts() -> list[str]:
     hosts = []
-    for url in (current_app.config.get("MAP_TILES_URL", ""),
-                "https://a.tile.openstreetmap.fr/"):
+    for url in (current_app.config.get("MAP_TILES_URL", ""), "https://a.tile.openstreetmap.fr/"):
         parts = urlsplit(url.replace("{s}", "a"))
         if parts.scheme in ("http", "https") and parts.netloc:
             hosts.append(f"{parts.scheme}://{parts.netloc}")
@@ -46,17 +45,18 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def set_security_headers(response: Response) -> Response:
         embeddable = request.path.startswith(EMBEDDABLE_PREFIXES)
-        response.headers.setdefault("Content-Security-Policy",
-                                    content_security_policy(embeddable))
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(embeddable))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("Permissions-Policy",
-                                    "geolocation=(), camera=(), microphone=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "geolocation=(), camera=(), microphone=()"
+        )
         if not embeddable:
             response.headers.setdefault("X-Frame-Options", "DENY")
         if not app.debug and not app.testing:
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         if g.get("private_page"):
             response.headers["Cache-Control"] = "no-store"
         return response
