@@ -1,0 +1,56 @@
+# Annuaire de l'innovation sociale — everyday commands.
+#   make run    set everything up (venv, database, gazetteer, seed) and serve on http://$(HOST):$(PORT)
+#   make test   set up the test tools and run the whole suite (SQLite; TEST_DATABASE_URL for PostgreSQL)
+
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app directory
+
+.PHONY: run setup install install-test test pytest lint format browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+setup: install
+	$(FLASK) setup
+
+run: setup
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Browser tests need Debian's Chromium and axe-core (npm); both are installed when possible.
+browser-deps:
+	@bash tools/ensure-browser-deps.sh
+
+pytest: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: install-test browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""Configuration: environment, instance folder, secret key, SQLite settings."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from directory import create_app
+from directory.config import load_config, sqlalchemy_url
+from directory.extensions import db
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_config(tmp_path)["SECRET_KEY"]
+    second = load_config(tmp_path)["SECRET_KEY"]
+    assert first == second
+    assert len(first) >= 40
+    assert (tmp_path / "secret_key").read_text() == first
+    other = load_config(tmp_path / "other")["SECRET_KEY"]
+    assert other != first
+
+
+def test_environment_variables_override_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone@db.example/annuaire")
+    monkeypatch.setenv("SEARCH_INDEX_DIR", str(tmp_path / "index"))
+    config = load_config(tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://someone@db.example/annuaire"
+    assert config["SEARCH_INDEX_DIR"] == str(tmp_path / "index")
+
+
+def test_defaults_live_in_the_instance_folder(tmp_path, monkeypatch):
+    for key in ("DATABASE_URL", "SEARCH_INDEX_DIR", "SECRET_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    config = load_config(tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'annuaire.sqlite3'}"
+    assert config["SEARCH_INDEX_DIR"] == str(tmp_path / "search-index")
+
+
+def test_instance_config_file_is_read(tmp_path):
+    (tmp_path / "config.py").write_text("PAGE_SIZE = 7\nlowercase_ignored = 1\n")
+    config = load_config(tmp_path)
+    assert config["PAGE_SIZE"] == 7
+    assert "lowercase_ignored" not in config
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_postgres_urls_use_psycopg3(url, expected):
+    assert sqlalchemy_url(url) == expected
+
+
+def test_instance_path_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIRECTORY_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"TESTING": True})
+    assert app.instance_path == str(tmp_path / "inst")
+    assert (tmp_path / "inst" / "secret_key").exists()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        db.engine.dispose()
