@@ -32,6 +32,7 @@ from .organisation import (
     organisation_theme,
 )
 from .revision import AuditLog, Revision, RevisionState
+from .search import SearchOutbox
 from .taxonomy import Public, Theme
 from .territory import Commune, Departement, Region
 from .user import Membership, Role, User
@@ -61,6 +62,7 @@ __all__ = [
     "Revision",
     "RevisionState",
     "Role",
+    "SearchOutbox",
     "Speaker",
     "SpeakerPart",
     "Stage",

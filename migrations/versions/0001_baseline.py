@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 19:48:37.345974
+Create Date: 2026-11-25 19:52:19.870047
 
 """
 from alembic import op
@@ -65,6 +65,14 @@ def upgrade():
     sa.Column('slug', sa.String(length=100), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_region')),
     sa.UniqueConstraint('slug', name=op.f('uq_region_slug'))
+    )
+    op.create_table('search_outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entity_type', sa.String(length=20), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_search_outbox'))
     )
     op.create_table('theme',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -472,6 +480,7 @@ def downgrade():
     op.drop_table('audit_log')
     op.drop_table('user')
     op.drop_table('theme')
+    op.drop_table('search_outbox')
     op.drop_table('region')
     op.drop_table('public')
     with op.batch_alter_table('initiative', schema=None) as batch_op:
