@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+WORKERS ?= 2
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app directory
 
@@ -32,7 +33,8 @@ setup: install
 	$(FLASK) setup
 
 run: setup
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "Annuaire servi sur http://$(HOST):$(PORT) (Ctrl+C pour arrêter)"
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "directory:create_app()"
 
 # Browser tests need Debian's Chromium and axe-core (npm); both are installed when possible.
 browser-deps:

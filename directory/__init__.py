@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ROOT, instance_path_from_env, load_config
 from .extensions import csrf, db, login_manager, migrate
@@ -37,6 +38,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web import init_app as init_web
 
     init_web(app)
+
+    proxies = int(app.config.get("PROXY_COUNT", 0))
+    if proxies:
+        # Trust exactly the configured proxies, never a raw client-sent X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     from .cli import init_app as init_cli
 

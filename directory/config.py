@@ -19,6 +19,7 @@ ENV_KEYS = (
     "MAP_TILES_URL",
     "MAP_TILES_ATTRIBUTION",
     "REDIS_URL",
+    "PROXY_COUNT",
 )
 
 
@@ -63,6 +64,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         ),
         "MAP_TILES_ATTRIBUTION": "© IGN – Géoplateforme",
         "REDIS_URL": None,
+        # Number of reverse proxies in front of the app (ProxyFix); 0 when served directly.
+        "PROXY_COUNT": 0,
         "PAGE_SIZE": 20,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,

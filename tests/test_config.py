@@ -77,3 +77,43 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
             assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
         db.engine.dispose()
+
+
+def _remote_addr_app(tmp_path, proxies: int):
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "TESTING": True,
+            "PROXY_COUNT": proxies,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
+
+    @app.get("/_test/remote-addr")
+    def remote_addr():
+        from flask import request
+
+        return request.remote_addr or ""
+
+    return app
+
+
+def test_forwarded_for_is_ignored_without_a_configured_proxy(tmp_path):
+    client = _remote_addr_app(tmp_path, 0).test_client()
+    response = client.get(
+        "/_test/remote-addr",
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert response.text == "10.0.0.1"
+
+
+def test_one_trusted_proxy_gives_the_client_address(tmp_path):
+    client = _remote_addr_app(tmp_path, 1).test_client()
+    response = client.get(
+        "/_test/remote-addr",
+        headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    # Only the last hop, added by our own proxy, is trusted: a spoofed first entry is ignored.
+    assert response.text == "203.0.113.9"
