@@ -1,0 +1,535 @@
+"""Read-only queries behind the public catalogue pages.
+
+Every query here shows published entries only, eager-loads what the page displays (no N+1),
+and pages lists with a separate COUNT so that a list of 100,000 initiatives stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import (
+    Commune,
+    Departement,
+    Event,
+    EventOrganisation,
+    Initiative,
+    InitiativeOrganisation,
+    Organisation,
+    OrganisationKind,
+    Place,
+    ProgrammeItem,
+    ProgrammeSpeaker,
+    Public,
+    Speaker,
+    Stage,
+    Status,
+    Theme,
+    initiative_theme,
+    organisation_departement,
+)
+from ..territories import COVERED_DEPARTEMENTS, REGION_GROUPS
+from .filters import InitiativeFilters, apply
+
+T = TypeVar("T")
+
+DEFAULT_PER_PAGE = 20
+MAX_PAGE = 1_000_000  # bounds OFFSET whatever the address says
+
+INITIATIVE_SORTS: dict[str, str] = {
+    "titre": "Titre (A → Z)",
+    "recent": "Mises à jour récentes",
+    "annee": "Année de lancement (récentes d'abord)",
+}
+DEFAULT_INITIATIVE_SORT = "titre"
+
+ORGANISATION_SORTS: dict[str, str] = {
+    "nom": "Nom (A → Z)",
+    "recent": "Mises à jour récentes",
+}
+DEFAULT_ORGANISATION_SORT = "nom"
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, with what the pagination links need."""
+
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        """1-based rank of the first item shown (0 when the list is empty)."""
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.items) - 1 if self.items else 0
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link, ``None`` standing for an ellipsis: 1 … 4 5 [6] 7 8 … 20."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers = sorted(n for n in shown if 1 <= n <= self.pages)
+        result: list[int | None] = []
+        for number in numbers:
+            if result and number - (result[-1] or 0) > 1:
+                result.append(None)
+            result.append(number)
+        return result
+
+
+def parse_page(raw: str | None) -> int:
+    """A page number from the address: anything not a positive integer means page 1."""
+    text = (raw or "").strip()
+    if not text.isdigit() or len(text) > 7:
+        return 1
+    return min(max(int(text), 1), MAX_PAGE)
+
+
+def parse_sort(raw: str | None, choices: Mapping[str, str], default: str) -> str:
+    value = (raw or "").strip()
+    return value if value in choices else default
+
+
+def _paginate(statement: sa.Select, count: sa.Select, page: int, per_page: int) -> Page:
+    """Count first, then fetch one page; a page past the end shows the last one."""
+    total = db.session.scalar(count) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+# --- Initiatives -----------------------------------------------------------------------------
+
+
+def _card_options() -> list:
+    """What an initiative card shows: lead organisation, communes, themes."""
+    return [
+        selectinload(Initiative.organisation_links).selectinload(
+            InitiativeOrganisation.organisation
+        ),
+        selectinload(Initiative.places).selectinload(Place.commune),
+        selectinload(Initiative.themes),
+    ]
+
+
+def _initiative_order(sort: str) -> list:
+    if sort == "recent":
+        return [Initiative.updated_at.desc(), Initiative.id.desc()]
+    if sort == "annee":
+        return [Initiative.start_year.desc().nulls_last(), Initiative.title, Initiative.id]
+    return [Initiative.title, Initiative.id]
+
+
+def list_initiatives(
+    filters: InitiativeFilters | None = None,
+    sort: str = DEFAULT_INITIATIVE_SORT,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page[Initiative]:
+    """Published initiatives matching the shared filters, one page of cards."""
+    filters = filters or InitiativeFilters()
+    published = Initiative.status == Status.PUBLISHED
+    statement = apply(sa.select(Initiative).where(published), filters)
+    statement = statement.options(*_card_options()).order_by(*_initiative_order(sort))
+    count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters)
+    return _paginate(statement, count, page, per_page)
+
+
+@dataclass(frozen=True)
+class InitiativeSheet:
+    """An initiative with only the public parts of what it links to."""
+
+    initiative: Initiative
+    organisation_links: list[InitiativeOrganisation]
+    events: list[Event]
+    communes: list[Commune]
+
+
+def get_initiative(slug: str) -> InitiativeSheet | None:
+    """The published initiative with this slug, or ``None``."""
+    initiative = db.session.scalar(
+        sa.select(Initiative)
+        .where(Initiative.slug == slug, Initiative.status == Status.PUBLISHED)
+        .options(
+            *_card_options(),
+            selectinload(Initiative.places)
+            .selectinload(Place.commune)
+            .selectinload(Commune.departement),
+            selectinload(Initiative.publics),
+            selectinload(Initiative.departements),
+            selectinload(Initiative.events),
+        )
+    )
+    if initiative is None:
+        return None
+    links = [link for link in initiative.organisation_links if link.organisation.is_published]
+    events = sorted(
+        (e for e in initiative.events if e.is_published), key=lambda e: (e.date is None, e.date)
+    )
+    communes = list({p.commune.code: p.commune for p in initiative.places if p.commune}.values())
+    return InitiativeSheet(
+        initiative=initiative, organisation_links=links, events=events, communes=communes
+    )
+
+
+# --- Organisations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganisationFilters:
+    """Filters of the organisation list: kind and département, parsed leniently."""
+
+    kind: str = ""
+    departement: str = ""
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_args(cls, args: Mapping) -> OrganisationFilters:
+        errors: list[str] = []
+        kind = str(args.get("type", "")).strip()
+        if kind and kind not in {k.value for k in OrganisationKind}:
+            errors.append("Type d'organisation inconnu ignoré.")
+            kind = ""
+        departement = str(args.get("departement", "")).strip().upper()
+        if departement and departement not in COVERED_DEPARTEMENTS:
+            errors.append("Département inconnu ignoré.")
+            departement = ""
+        return cls(kind=kind, departement=departement, errors=tuple(errors))
+
+    def to_args(self) -> dict[str, str]:
+        args = {}
+        if self.kind:
+            args["type"] = self.kind
+        if self.departement:
+            args["departement"] = self.departement
+        return args
+
+
+def _organisation_in_departement(code: str) -> sa.ColumnElement[bool]:
+    """Based there (its commune) or acting there (its territories)."""
+    return sa.or_(
+        sa.exists().where(
+            Commune.code == Organisation.commune_code, Commune.departement_code == code
+        ),
+        sa.exists().where(
+            organisation_departement.c.organisation_id == Organisation.id,
+            organisation_departement.c.departement_code == code,
+        ),
+    )
+
+
+def list_organisations(
+    filters: OrganisationFilters | None = None,
+    sort: str = DEFAULT_ORGANISATION_SORT,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page[Organisation]:
+    """Published organisations, filtered by kind and département."""
+    filters = filters or OrganisationFilters()
+    conditions: list[sa.ColumnElement[bool]] = [Organisation.status == Status.PUBLISHED]
+    if filters.kind:
+        conditions.append(Organisation.kind == OrganisationKind(filters.kind))
+    if filters.departement:
+        conditions.append(_organisation_in_departement(filters.departement))
+    order = (
+        [Organisation.updated_at.desc(), Organisation.id.desc()]
+        if sort == "recent"
+        else [Organisation.name, Organisation.id]
+    )
+    statement = (
+        sa.select(Organisation)
+        .where(*conditions)
+        .options(selectinload(Organisation.commune), selectinload(Organisation.themes))
+        .order_by(*order)
+    )
+    count = sa.select(sa.func.count(Organisation.id)).where(*conditions)
+    return _paginate(statement, count, page, per_page)
+
+
+@dataclass(frozen=True)
+class OrganisationProfile:
+    organisation: Organisation
+    initiative_links: list[InitiativeOrganisation]  # published initiatives, with the role
+    events: list[tuple[Event, list[str]]]  # published events, with the roles held
+
+
+def get_organisation(slug: str) -> OrganisationProfile | None:
+    """The published organisation with this slug and its public initiatives and events."""
+    organisation = db.session.scalar(
+        sa.select(Organisation)
+        .where(Organisation.slug == slug, Organisation.status == Status.PUBLISHED)
+        .options(
+            selectinload(Organisation.commune).selectinload(Commune.departement),
+            selectinload(Organisation.themes),
+            selectinload(Organisation.departements),
+        )
+    )
+    if organisation is None:
+        return None
+    links = list(
+        db.session.scalars(
+            sa.select(InitiativeOrganisation)
+            .join(InitiativeOrganisation.initiative)
+            .where(
+                InitiativeOrganisation.organisation_id == organisation.id,
+                Initiative.status == Status.PUBLISHED,
+            )
+            .options(
+                selectinload(InitiativeOrganisation.initiative)
+                .selectinload(Initiative.places)
+                .selectinload(Place.commune)
+            )
+            .order_by(Initiative.title, InitiativeOrganisation.role)
+        )
+    )
+    event_links = db.session.scalars(
+        sa.select(EventOrganisation)
+        .join(EventOrganisation.event)
+        .where(
+            EventOrganisation.organisation_id == organisation.id, Event.status == Status.PUBLISHED
+        )
+        .options(selectinload(EventOrganisation.event))
+        .order_by(Event.date, Event.id, EventOrganisation.position)
+    )
+    events: dict[int, tuple[Event, list[str]]] = {}
+    for link in event_links:
+        events.setdefault(link.event_id, (link.event, []))[1].append(link.role.label)
+    return OrganisationProfile(
+        organisation=organisation, initiative_links=links, events=list(events.values())
+    )
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+def list_events() -> list[Event]:
+    """Published events of the cycle, in date order."""
+    return list(
+        db.session.scalars(
+            sa.select(Event)
+            .where(Event.status == Status.PUBLISHED)
+            .options(selectinload(Event.commune))
+            .order_by(Event.date.asc().nulls_last(), Event.title)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ProgrammeSection:
+    title: str | None
+    items: list[ProgrammeItem]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    event: Event
+    organisers: list[EventOrganisation]
+    partners: list[EventOrganisation]
+    sections: list[ProgrammeSection]
+    initiatives: list[Initiative]
+
+
+def get_event(slug: str) -> EventPage | None:
+    """The published event with its programme grouped by section, in running order."""
+    event = db.session.scalar(
+        sa.select(Event)
+        .where(Event.slug == slug, Event.status == Status.PUBLISHED)
+        .options(
+            selectinload(Event.commune),
+            selectinload(Event.organisation_links).selectinload(EventOrganisation.organisation),
+            selectinload(Event.programme)
+            .selectinload(ProgrammeItem.speaker_links)
+            .selectinload(ProgrammeSpeaker.speaker)
+            .selectinload(Speaker.organisation),
+            selectinload(Event.workshops),
+            selectinload(Event.initiatives).options(*_card_options()),
+        )
+    )
+    if event is None:
+        return None
+    public_links = [link for link in event.organisation_links if link.organisation.is_published]
+    sections: list[ProgrammeSection] = []
+    for item in event.programme:
+        if not sections or sections[-1].title != item.section:
+            sections.append(ProgrammeSection(title=item.section, items=[]))
+        sections[-1].items.append(item)
+    return EventPage(
+        event=event,
+        organisers=[link for link in public_links if link.role.value == "organisateur"],
+        partners=[link for link in public_links if link.role.value != "organisateur"],
+        sections=sections,
+        initiatives=[i for i in event.initiatives if i.is_published],
+    )
+
+
+# --- Home and territories --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyFigures:
+    initiatives: int
+    organisations: int
+    communes: int
+    events: int = 0
+
+
+@dataclass(frozen=True)
+class HomeOverview:
+    figures: KeyFigures
+    recent: list[Initiative]
+    events: list[Event]
+    themes: list[tuple[Theme, int]]  # each theme with its number of published initiatives
+
+
+def _count(statement: sa.Select) -> int:
+    return db.session.scalar(statement) or 0
+
+
+def _communes_covered(condition: sa.ColumnElement[bool] | None = None) -> int:
+    statement = (
+        sa.select(sa.func.count(sa.distinct(Place.commune_code)))
+        .join(Initiative, Initiative.id == Place.initiative_id)
+        .where(Initiative.status == Status.PUBLISHED, Place.commune_code.is_not(None))
+    )
+    if condition is not None:
+        statement = statement.join(Commune, Commune.code == Place.commune_code).where(condition)
+    return _count(statement)
+
+
+def home_overview(recent: int = 6) -> HomeOverview:
+    """Key figures, the latest initiatives, the events and the themes for the home page."""
+    figures = KeyFigures(
+        initiatives=_count(
+            sa.select(sa.func.count(Initiative.id)).where(Initiative.status == Status.PUBLISHED)
+        ),
+        organisations=_count(
+            sa.select(sa.func.count(Organisation.id)).where(Organisation.status == Status.PUBLISHED)
+        ),
+        communes=_communes_covered(),
+        events=_count(sa.select(sa.func.count(Event.id)).where(Event.status == Status.PUBLISHED)),
+    )
+    latest = list_initiatives(sort="recent", per_page=recent).items
+    return HomeOverview(figures=figures, recent=latest, events=list_events(), themes=theme_counts())
+
+
+def theme_counts() -> list[tuple[Theme, int]]:
+    """Every theme with its number of published initiatives, in curated order."""
+    counts = (
+        sa.select(initiative_theme.c.theme_id, sa.func.count().label("n"))
+        .join(Initiative, Initiative.id == initiative_theme.c.initiative_id)
+        .where(Initiative.status == Status.PUBLISHED)
+        .group_by(initiative_theme.c.theme_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Theme, sa.func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.theme_id == Theme.id)
+        .order_by(Theme.position, Theme.name)
+    )
+    return [(theme, int(n)) for theme, n in rows]
+
+
+@dataclass(frozen=True)
+class DepartementOverview:
+    departement: Departement
+    groupings: list[tuple[str, str]]  # (region filter slug, label)
+    figures: KeyFigures
+    initiatives: Page[Initiative]
+    organisations: list[Organisation]
+
+
+def departement_overview(
+    code: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE, organisations: int = 50
+) -> DepartementOverview | None:
+    """A département's page: its groupings, figures, initiatives and organisations."""
+    code = (code or "").strip().upper()[:3]
+    departement = db.session.scalar(
+        sa.select(Departement)
+        .where(Departement.code == code)
+        .options(selectinload(Departement.region))
+    )
+    if departement is None:
+        return None
+    groupings = [(slug, label) for slug, (label, codes) in REGION_GROUPS.items() if code in codes]
+    initiatives = list_initiatives(
+        InitiativeFilters(departements=(code,)), page=page, per_page=per_page
+    )
+    org_condition = sa.and_(
+        Organisation.status == Status.PUBLISHED, _organisation_in_departement(code)
+    )
+    based = list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .where(org_condition)
+            .options(selectinload(Organisation.commune))
+            .order_by(Organisation.name, Organisation.id)
+            .limit(organisations)
+        )
+    )
+    figures = KeyFigures(
+        initiatives=initiatives.total,
+        organisations=_count(sa.select(sa.func.count(Organisation.id)).where(org_condition)),
+        communes=_communes_covered(Commune.departement_code == code),
+    )
+    return DepartementOverview(
+        departement=departement,
+        groupings=groupings,
+        figures=figures,
+        initiatives=initiatives,
+        organisations=based,
+    )
+
+
+# --- Filter form -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The options of the filter forms (labelled selects)."""
+
+    themes: Sequence[Theme]
+    publics: Sequence[Public]
+    stages: Sequence[Stage]
+    departements: Sequence[Departement]
+    regions: Sequence[tuple[str, str]]
+    kinds: Sequence[OrganisationKind]
+
+
+def filter_choices() -> FilterChoices:
+    return FilterChoices(
+        themes=list(db.session.scalars(sa.select(Theme).order_by(Theme.position, Theme.name))),
+        publics=list(db.session.scalars(sa.select(Public).order_by(Public.position, Public.name))),
+        stages=list(Stage),
+        departements=list(
+            db.session.scalars(
+                sa.select(Departement)
+                .where(Departement.code.in_(COVERED_DEPARTEMENTS))
+                .order_by(Departement.code)
+            )
+        ),
+        regions=[(slug, label) for slug, (label, _codes) in REGION_GROUPS.items()],
+        kinds=list(OrganisationKind),
+    )
