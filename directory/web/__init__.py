@@ -8,9 +8,10 @@ from ..extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
-    from . import errors, public, security, templating
+    from . import errors, pages, public, security, templating
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(pages.bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
