@@ -1,7 +1,7 @@
 """Jinja filters and globals shared by every template.
 
-French formats follow the Imprimerie nationale habits the DSFR uses: "15 juin 2011", "9 h 30",
-"12 345" with a narrow no-break space between thousands.
+French formats: "15 juin 2011", "9 h 30" (plain spaces, so that the text reads and searches as
+typed), "12 345,5" with a narrow no-break space between thousands.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def format_date(value: date | datetime | str | None, weekday: bool = False) -> s
     if day is None:
         return ""
     number = "1er" if day.day == 1 else str(day.day)
-    text = f"{number}{NBSP}{MONTHS[day.month - 1]} {day.year}"
+    text = f"{number} {MONTHS[day.month - 1]} {day.year}"
     if weekday:
         text = f"{WEEKDAYS[day.weekday()]} {text}"
     return text
@@ -127,8 +127,8 @@ def format_time(value: time | datetime | None) -> str:
     if value is None:
         return ""
     if value.minute:
-        return f"{value.hour}{NBSP}h{NBSP}{value.minute:02d}"
-    return f"{value.hour}{NBSP}h"
+        return f"{value.hour} h {value.minute:02d}"
+    return f"{value.hour} h"
 
 
 def format_datetime(value: datetime | None) -> str:
