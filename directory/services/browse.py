@@ -7,7 +7,7 @@ and pages lists with a separate COUNT so that a list of 100,000 initiatives stay
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -506,30 +506,34 @@ def departement_overview(
 # --- Filter form -----------------------------------------------------------------------------
 
 
+Option = tuple[str, str]  # (value in the address, French label)
+
+
 @dataclass(frozen=True)
 class FilterChoices:
-    """The options of the filter forms (labelled selects)."""
+    """The options of the filter forms' labelled selects."""
 
-    themes: Sequence[Theme]
-    publics: Sequence[Public]
-    stages: Sequence[Stage]
-    departements: Sequence[Departement]
-    regions: Sequence[tuple[str, str]]
-    kinds: Sequence[OrganisationKind]
+    themes: list[Option]
+    publics: list[Option]
+    stages: list[Option]
+    departements: list[Option]
+    regions: list[Option]
+    kinds: list[Option]
 
 
 def filter_choices() -> FilterChoices:
+    themes = db.session.scalars(sa.select(Theme).order_by(Theme.position, Theme.name))
+    publics = db.session.scalars(sa.select(Public).order_by(Public.position, Public.name))
+    departements = db.session.scalars(
+        sa.select(Departement)
+        .where(Departement.code.in_(COVERED_DEPARTEMENTS))
+        .order_by(Departement.code)
+    )
     return FilterChoices(
-        themes=list(db.session.scalars(sa.select(Theme).order_by(Theme.position, Theme.name))),
-        publics=list(db.session.scalars(sa.select(Public).order_by(Public.position, Public.name))),
-        stages=list(Stage),
-        departements=list(
-            db.session.scalars(
-                sa.select(Departement)
-                .where(Departement.code.in_(COVERED_DEPARTEMENTS))
-                .order_by(Departement.code)
-            )
-        ),
+        themes=[(theme.slug, theme.name) for theme in themes],
+        publics=[(public.slug, public.name) for public in publics],
+        stages=[(stage.value, stage.label) for stage in Stage],
+        departements=[(d.code, d.label) for d in departements],
         regions=[(slug, label) for slug, (label, _codes) in REGION_GROUPS.items()],
-        kinds=list(OrganisationKind),
+        kinds=[(kind.value, kind.label) for kind in OrganisationKind],
     )
