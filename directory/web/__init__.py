@@ -8,10 +8,13 @@ from ..extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
-    from . import errors, pages, public, security, templating
+    from . import errors, pages, public, search, security, templating
+    from . import map as map_views
 
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(map_views.bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
