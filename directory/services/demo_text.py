@@ -35,6 +35,8 @@ ELIDED = {
     "puisque": "puisqu'",
 }
 CONTRACTED = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au", ("à", "les"): "aux"}
+ELIDED_OR_CONTRACTED = frozenset(ELIDED) | {"à"}
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([,.])")
 # Spoken, familiar or first/second-person words: rare in the written prose of a project sheet.
 _EXCLUDED_LINES = (
     "je tu ça ca moi toi te me mon ma mes ton ta tes oui ouais ok lol mdr hein bah ben",
@@ -206,6 +208,15 @@ DOMAIN_TERMS = (
     "collectivités",
 )
 
+SLOT_VALUES = {
+    "activity": DOMAIN_ACTIVITIES,
+    "action": DOMAIN_ACTIONS,
+    "topic": DOMAIN_TOPICS,
+    "public": DOMAIN_PUBLICS,
+    "place": DOMAIN_PLACES,
+    "partner": DOMAIN_PARTNERS,
+    "outcome": DOMAIN_OUTCOMES,
+}
 SENTENCE_TEMPLATES = (
     "{Org} propose {activity} pour {action} {topic} auprès de {public}.",
     "Le projet vise à {action} {topic} dans {place}.",
@@ -405,21 +416,21 @@ def _vocabulary() -> _Vocabulary:
 def join_french(tokens: list[str]) -> str:
     """Join words with French elisions and contractions: « de le quartier » -> « du quartier »."""
     out: list[str] = []
+    previous = ""
     for token in tokens:
         if not token:
             continue
-        if out:
-            previous = out[-1]
+        if previous in ELIDED_OR_CONTRACTED:
             contracted = CONTRACTED.get((previous, token))
             if contracted:
-                out[-1] = contracted
+                out[-1] = previous = contracted
                 continue
             if previous in ELIDED and token[0].lower() in VOWELS:
-                out[-1] = ELIDED[previous] + token
+                out[-1] = previous = ELIDED[previous] + token
                 continue
         out.append(token)
-    text = " ".join(out)
-    return re.sub(r" ([,.])", r"\1", text)
+        previous = token
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(out))
 
 
 def of_place(name: str) -> str:
@@ -445,6 +456,29 @@ def _topic_noun(topic: str) -> str:
     return topic
 
 
+class _Slots(dict):
+    """Template slots drawn on first use only (most templates use a few of them)."""
+
+    def __init__(self, rng: random.Random, organisation: str) -> None:
+        super().__init__(Org=organisation)
+        self.rng = rng
+
+    def __missing__(self, key: str) -> str:
+        choice = self.rng.choice
+        if key == "topicn":
+            value = _topic_noun(self["topic"])
+        elif key == "partner2":
+            value = self["partner"]
+            while value == self["partner"]:
+                value = choice(DOMAIN_PARTNERS)
+        elif key == "year":
+            value = str(self.rng.randint(2005, 2024))
+        else:
+            value = choice(SLOT_VALUES[key])
+        self[key] = value
+        return value
+
+
 class FrenchTextGenerator:
     """Deterministic French text for one ``random.Random``."""
 
@@ -458,27 +492,9 @@ class FrenchTextGenerator:
         vocabulary = self.vocabulary
         return self.rng.choices(vocabulary.words, cum_weights=vocabulary.cum_weights, k=count)
 
-    def _slots(self, organisation: str) -> dict[str, str]:
-        choice = self.rng.choice
-        partner, partner2 = self.rng.sample(DOMAIN_PARTNERS, 2)
-        topic = choice(DOMAIN_TOPICS)
-        activity = choice(DOMAIN_ACTIVITIES)
-        return {
-            "Org": organisation,
-            "activity": activity,
-            "action": choice(DOMAIN_ACTIONS),
-            "topic": topic,
-            "topicn": _topic_noun(topic),
-            "public": choice(DOMAIN_PUBLICS),
-            "place": choice(DOMAIN_PLACES),
-            "partner": partner,
-            "partner2": partner2,
-            "outcome": choice(DOMAIN_OUTCOMES),
-            "year": str(self.rng.randint(2005, 2024)),
-        }
-
     def _from_template(self, template: str, organisation: str) -> str:
-        return join_french(template.format(**self._slots(organisation)).split(" "))
+        slots = _Slots(self.rng, organisation)
+        return join_french(template.format_map(slots).split(" "))
 
     def frequency_sentence(self) -> str:
         """A sentence of frequency-weighted words with some domain terms, commas and a full stop."""
