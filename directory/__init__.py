@@ -35,8 +35,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         _configure_engine(db.engine)
 
     from . import models  # noqa: F401 - registers the tables on the metadata
+    from .search import init_app as init_search
     from .web import init_app as init_web
 
+    init_search(app)
     init_web(app)
 
     proxies = int(app.config.get("PROXY_COUNT", 0))

@@ -13,6 +13,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(users_cli)
+    from .search.cli import search_cli
+
+    app.cli.add_command(search_cli)
 
 
 @click.command("setup")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask_migrate import upgrade
 
 from ..config import ROOT
+from ..search import indexing as search_indexing
 from . import catalogue, gazetteer
 
 
@@ -24,4 +25,5 @@ def run(echo: Callable[[str], None] = print) -> None:
     echo("Catalogue : chargement des données de la journée régionale de 2011…")
     seeded = catalogue.load_seed()
     echo("  " + ", ".join(f"{value} {key}" for key, value in seeded.items()) + ".")
+    search_indexing.prepare()  # builds the search index if one is needed
     echo(f"Installation terminée en {time.perf_counter() - started:.1f} s.")

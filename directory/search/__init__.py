@@ -1,0 +1,12 @@
+"""French full-text search: analysis, documents, backend, index upkeep and the search service."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Bind the search backend to the app and record index changes in the outbox."""
+    from . import indexing
+
+    indexing.init_app(app)

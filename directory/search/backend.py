@@ -1,0 +1,85 @@
+"""The small interface every search backend offers (DESIGN.md §5).
+
+Views and services see only this protocol: the Whoosh details live in ``whoosh_backend``, and a
+PostgreSQL full-text backend can be one more module behind the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from .documents import Document
+from .query import ParsedQuery
+
+
+class Mode(StrEnum):
+    """How the query's parts are combined: all of them, any of them, or approximately."""
+
+    ALL = "all"
+    ANY = "any"
+    FUZZY = "fuzzy"
+
+
+class Sort(StrEnum):
+    RELEVANCE = "pertinence"
+    UPDATED = "mise-a-jour"
+    TITLE = "titre"
+
+
+class IndexBusy(Exception):
+    """Another process is writing to the index; the outbox keeps the work for later."""
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The entries a query matches (unordered), as backend handles mapped to entity ids."""
+
+    handles: dict[int, int]  # backend handle -> entity id
+
+    @property
+    def ids(self) -> set[int]:
+        return set(self.handles.values())
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+
+class IndexWriter(Protocol):
+    def upsert(self, document: Document) -> None: ...
+    def remove(self, entity_type: str, entity_id: int) -> None: ...
+    def discard(self) -> None: ...
+
+
+class SearchBackend(Protocol):
+    def exists(self) -> bool: ...
+
+    def writer(self, timeout: float = 0.0) -> AbstractContextManager[IndexWriter]:
+        """One writer at a time; raises ``IndexBusy`` after ``timeout`` seconds."""
+
+    def rebuild(
+        self,
+        documents: Iterable[Document],
+        total: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> int: ...
+
+    def match(self, entity_type: str, query: ParsedQuery, mode: Mode) -> Matches: ...
+
+    def rank(
+        self, query: ParsedQuery, mode: Mode, allowed: Matches, sort: Sort, offset: int, limit: int
+    ) -> list[int]:
+        """Entity ids of ``allowed`` in result order, from ``offset``."""
+
+    def highlight_terms(self, query: ParsedQuery, mode: Mode) -> frozenset[str]: ...
+
+    def unknown_words(self, words: Iterable[str]) -> list[str]: ...
+
+    def suggest(self, word: str) -> str | None: ...
+
+    def complete(self, entity_type: str, text: str, limit: int) -> list[int]: ...
+
+    def digests(self) -> dict[tuple[str, int], str]: ...

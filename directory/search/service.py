@@ -1,0 +1,472 @@
+"""The search service behind ``/recherche``: text from the backend, filters and facets from SQL.
+
+The backend finds and ranks; the shared filters (``services.filters``) decide which initiatives
+qualify, so the search, the list and the map agree on the same address.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import sqlalchemy as sa
+from flask import url_for
+from markupsafe import Markup
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import (
+    Commune,
+    Initiative,
+    InitiativeOrganisation,
+    Organisation,
+    OrganisationKind,
+    Place,
+    Status,
+)
+from ..services.filters import InitiativeFilters, apply
+from ..text import fold
+from . import indexing
+from .backend import Matches, Mode, Sort
+from .documents import INITIATIVE, ORGANISATION
+from .facets import Facet, id_in, initiative_facets, organisation_kind_facet
+from .highlight import excerpt, mark
+from .query import ParsedQuery, parse
+
+TABS = ("initiatives", "organisations")
+RADII = (5, 10, 20, 50, 100)
+DEFAULT_RADIUS = 20
+MAX_PAGE = 500
+EARTH_RADIUS_KM = 6371.0
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything the search page's address says, parsed leniently (never raises)."""
+
+    filters: InitiativeFilters
+    tab: str = "initiatives"
+    sort: Sort = Sort.RELEVANCE
+    page: int = 1
+    near: str = ""  # INSEE code of a commune
+    radius: int = DEFAULT_RADIUS
+    kind: str = ""  # organisation kind
+    per_page: int = 20
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def from_args(cls, args: Mapping, per_page: int = 20) -> SearchRequest:
+        filters = InitiativeFilters.from_args(args)
+        errors = list(filters.errors)
+        tab = str(args.get("onglet", "initiatives"))
+        tab = tab if tab in TABS else "initiatives"
+        try:
+            sort = Sort(str(args.get("tri", Sort.RELEVANCE.value)))
+        except ValueError:
+            sort = Sort.RELEVANCE
+        raw_page = str(args.get("page", "1"))
+        page = min(int(raw_page), MAX_PAGE) if raw_page.isdigit() and int(raw_page) > 0 else 1
+        near = str(args.get("commune", "")).strip()[:100]
+        raw_radius = str(args.get("rayon", ""))
+        radius = int(raw_radius) if raw_radius.isdigit() else DEFAULT_RADIUS
+        radius = min(max(radius, 1), 200)
+        kind = str(args.get("type", ""))
+        if kind and kind not in {k.value for k in OrganisationKind}:
+            errors.append("Type d’organisation inconnu ignoré.")
+            kind = ""
+        return cls(filters, tab, sort, page, near, radius, kind, per_page, tuple(errors))
+
+    def to_args(self, **changes) -> dict:
+        """The address of this search with some parameters changed (page back to 1)."""
+        request = replace(self, page=1)
+        args: dict = request.filters.to_args()
+        if request.tab != "initiatives":
+            args["onglet"] = request.tab
+        if request.sort != Sort.RELEVANCE:
+            args["tri"] = request.sort.value
+        if request.near:
+            args["commune"] = request.near
+            args["rayon"] = str(request.radius)
+        if request.kind:
+            args["type"] = request.kind
+        for key, value in changes.items():
+            if value in (None, "", [], ()):
+                args.pop(key, None)
+            else:
+                args[key] = value
+        return args
+
+    def toggle_args(self, facet: Facet, value: str) -> dict:
+        """The address after choosing (or un-choosing) one facet value."""
+        current = self.to_args()
+        existing = current.get(facet.name, [])
+        existing = [existing] if isinstance(existing, str) else list(existing)
+        if value in existing:
+            existing.remove(value)
+        elif facet.multiple:
+            existing.append(value)
+        else:
+            existing = [value]
+        if facet.name == "type":
+            current["onglet"] = "organisations"
+        current[facet.name] = existing
+        if not existing:
+            current.pop(facet.name)
+        return current
+
+
+@dataclass
+class Hit:
+    entry: Initiative | Organisation
+    title: Markup
+    excerpt: Markup
+
+
+@dataclass
+class ResultGroup:
+    total: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    page: int = 1
+    per_page: int = 20
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+@dataclass
+class SearchOutcome:
+    request: SearchRequest
+    initiatives: ResultGroup
+    organisations: ResultGroup
+    facets: list[Facet] = field(default_factory=list)
+    kind_facet: Facet | None = None
+    mode: Mode = Mode.ALL
+    corrections: dict[str, str] = field(default_factory=dict)  # unknown word -> suggestion
+    near_commune: Commune | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def corrected_query(self) -> str:
+        text = self.request.filters.q
+        for word, suggestion in self.corrections.items():
+            text = text.replace(word, suggestion)
+        return text
+
+    @property
+    def is_blank(self) -> bool:
+        """Nothing asked at all: the page shows its help instead of results."""
+        return self.request.filters.is_empty and not self.request.near and not self.request.kind
+
+
+def search(request: SearchRequest) -> SearchOutcome:
+    """Run one search: both result groups, the facets and the suggestions."""
+    indexing.drain(timeout=0.0)  # this process sees every committed change
+    backend = indexing.get_backend()
+    filters = request.filters
+    parsed = parse(filters.q)
+    outcome = SearchOutcome(
+        request, ResultGroup(per_page=request.per_page), ResultGroup(per_page=request.per_page)
+    )
+    notes = outcome.notes
+    near_ids = None
+    if request.near:
+        outcome.near_commune = find_commune(request.near)
+        if outcome.near_commune is None:
+            notes.append("Commune inconnue : le filtre « à proximité » est ignoré.")
+        else:
+            near_ids = initiatives_near(outcome.near_commune, request.radius)
+    if filters.q and parsed.is_empty:
+        notes.append("Les mots recherchés sont trop courants pour être cherchés seuls.")
+
+    if parsed.is_empty:
+        _browse(outcome, near_ids)
+        return outcome
+
+    sql_ids = _filtered_ids(filters, near_ids)
+    kind_ids = _organisations_of_kind(request.kind)
+    modes = [Mode.ALL] + ([Mode.ANY] if len(parsed.units) > 1 else []) + [Mode.FUZZY]
+    for mode in modes:
+        initiatives = _restrict(backend.match(INITIATIVE, parsed, mode), sql_ids)
+        organisations = _restrict(backend.match(ORGANISATION, parsed, mode), kind_ids)
+        if initiatives.handles or organisations.handles or mode == modes[-1]:
+            break
+    outcome.mode = mode
+    if mode == Mode.ANY:
+        notes.append(
+            "Aucun résultat ne contient tous les mots : résultats contenant au moins l’un d’eux."
+        )
+    elif mode == Mode.FUZZY and (initiatives.handles or organisations.handles):
+        notes.append("Aucun résultat exact : voici des résultats approchants.")
+
+    terms = backend.highlight_terms(parsed, mode)
+    offset = (request.page - 1) * request.per_page
+    outcome.initiatives.total = len(initiatives)
+    outcome.organisations.total = len(organisations)
+    if request.tab == "initiatives":
+        ids = backend.rank(
+            parsed, mode, initiatives, request.sort, offset, request.per_page, INITIATIVE
+        )
+        outcome.initiatives.hits = _initiative_hits(ids, terms)
+        outcome.initiatives.page = request.page
+    else:
+        ids = backend.rank(
+            parsed, mode, organisations, request.sort, offset, request.per_page, ORGANISATION
+        )
+        outcome.organisations.hits = _organisation_hits(ids, terms)
+        outcome.organisations.page = request.page
+
+    text_matches = backend.match(INITIATIVE, parsed, mode).ids
+    restriction = id_in(
+        Initiative.id, text_matches & near_ids if near_ids is not None else text_matches
+    )
+    outcome.facets = initiative_facets(filters, restriction)
+    org_matches = backend.match(ORGANISATION, parsed, mode).ids
+    outcome.kind_facet = organisation_kind_facet(id_in(Organisation.id, org_matches), request.kind)
+    unknown = backend.unknown_words(parsed.words)
+    for word in unknown:
+        suggestion = backend.suggest(word)
+        if suggestion:
+            outcome.corrections[word] = suggestion
+    return outcome
+
+
+def _restrict(matches: Matches, allowed: set[int] | None) -> Matches:
+    if allowed is None:
+        return matches
+    return Matches({h: i for h, i in matches.handles.items() if i in allowed})
+
+
+def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> set[int] | None:
+    """Initiatives passing the non-text filters (None: no filter, all published qualify)."""
+    plain = replace(filters, q="")
+    if plain.is_empty and near_ids is None:
+        return None
+    statement = apply(
+        sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED), plain, text=False
+    )
+    ids = set(db.session.scalars(statement))
+    return ids & near_ids if near_ids is not None else ids
+
+
+def _organisations_of_kind(kind: str) -> set[int] | None:
+    if not kind:
+        return None
+    return set(
+        db.session.scalars(
+            sa.select(Organisation.id).where(
+                Organisation.status == Status.PUBLISHED, Organisation.kind == OrganisationKind(kind)
+            )
+        )
+    )
+
+
+def _browse(outcome: SearchOutcome, near_ids: set[int] | None) -> None:
+    """No words to search: the filtered catalogue, ordered by title or last update."""
+    request = outcome.request
+    filters = replace(request.filters, q="")
+    restriction = id_in(Initiative.id, near_ids) if near_ids is not None else None
+    if outcome.is_blank:
+        return
+    offset = (request.page - 1) * request.per_page
+    order = Initiative.updated_at.desc() if request.sort == Sort.UPDATED else Initiative.title
+    statement = apply(
+        sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED), filters, text=False
+    )
+    if restriction is not None:
+        statement = statement.where(restriction)
+    outcome.initiatives.total = (
+        db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+    )
+    organisations = sa.select(Organisation.id).where(Organisation.status == Status.PUBLISHED)
+    if request.kind:
+        organisations = organisations.where(Organisation.kind == OrganisationKind(request.kind))
+    outcome.organisations.total = (
+        db.session.scalar(sa.select(sa.func.count()).select_from(organisations.subquery())) or 0
+    )
+    if request.tab == "initiatives":
+        ids = list(
+            db.session.scalars(
+                statement.order_by(order, Initiative.id).offset(offset).limit(request.per_page)
+            )
+        )
+        outcome.initiatives.hits = _initiative_hits(ids, frozenset())
+        outcome.initiatives.page = request.page
+    else:
+        org_order = (
+            Organisation.updated_at.desc() if request.sort == Sort.UPDATED else Organisation.name
+        )
+        ids = list(
+            db.session.scalars(
+                organisations.order_by(org_order, Organisation.id)
+                .offset(offset)
+                .limit(request.per_page)
+            )
+        )
+        outcome.organisations.hits = _organisation_hits(ids, frozenset())
+        outcome.organisations.page = request.page
+    outcome.facets = initiative_facets(request.filters, restriction)
+    outcome.kind_facet = organisation_kind_facet(None, request.kind)
+
+
+def _initiative_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
+    if not ids:
+        return []
+    rows = {
+        row.id: row
+        for row in db.session.scalars(
+            sa.select(Initiative)
+            .where(Initiative.id.in_(ids))
+            .options(
+                selectinload(Initiative.themes),
+                selectinload(Initiative.places).selectinload(Place.commune),
+                selectinload(Initiative.organisation_links).selectinload(
+                    InitiativeOrganisation.organisation
+                ),
+            )
+        )
+    }
+    return [
+        Hit(
+            row,
+            mark(row.title, terms),
+            excerpt(
+                [
+                    row.summary,
+                    row.description,
+                    row.genesis,
+                    row.evaluation,
+                    row.policy_impact,
+                    row.public_support,
+                ],
+                terms,
+            ),
+        )
+        for row in (rows.get(i) for i in ids)
+        if row is not None
+    ]
+
+
+def _organisation_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
+    if not ids:
+        return []
+    rows = {
+        row.id: row
+        for row in db.session.scalars(
+            sa.select(Organisation)
+            .where(Organisation.id.in_(ids))
+            .options(selectinload(Organisation.commune))
+        )
+    }
+    return [
+        Hit(row, mark(row.name, terms), excerpt([row.tagline, row.description], terms))
+        for row in (rows.get(i) for i in ids)
+        if row is not None
+    ]
+
+
+# Near a commune ------------------------------------------------------------------------------
+
+
+def find_commune(value: str) -> Commune | None:
+    """A commune of the gazetteer by INSEE code, or by exact name (accents optional)."""
+    if not value:
+        return None
+    if len(value) == 5 and value[:2].isalnum():
+        commune = db.session.get(Commune, value.upper())
+        if commune is not None:
+            return commune
+    return db.session.scalars(
+        sa.select(Commune)
+        .where(Commune.search_name == fold(value))
+        .order_by(Commune.population.desc().nulls_last(), Commune.code)
+        .limit(1)
+    ).first()
+
+
+def initiatives_near(commune: Commune, radius_km: int) -> set[int]:
+    """Published initiatives with a place within ``radius_km`` of the commune's centre."""
+    if commune.latitude is None or commune.longitude is None:
+        return set()
+    latitude = sa.func.coalesce(Place.latitude, Commune.latitude)
+    longitude = sa.func.coalesce(Place.longitude, Commune.longitude)
+    delta_lat = radius_km / 111.0
+    delta_lon = radius_km / (111.0 * max(math.cos(math.radians(commune.latitude)), 0.01))
+    rows = db.session.execute(
+        sa.select(Place.initiative_id, latitude, longitude)
+        .join(Initiative, Initiative.id == Place.initiative_id)
+        .outerjoin(Commune, Commune.code == Place.commune_code)
+        .where(
+            Initiative.status == Status.PUBLISHED,
+            latitude.between(commune.latitude - delta_lat, commune.latitude + delta_lat),
+            longitude.between(commune.longitude - delta_lon, commune.longitude + delta_lon),
+        )
+    ).all()
+    return {
+        initiative_id
+        for initiative_id, lat, lon in rows
+        if distance_km(commune.latitude, commune.longitude, lat, lon) <= radius_km
+    }
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+# Autocomplete --------------------------------------------------------------------------------
+
+
+def autocomplete(text: str, limit: int = 5) -> list[dict[str, str]]:
+    """Titles, organisations and communes starting like what is being typed."""
+    text = (text or "").replace("\x00", "")[:100].strip()
+    if len(text) < 2:
+        return []
+    indexing.ensure_index()
+    backend = indexing.get_backend()
+    suggestions: list[dict[str, str]] = []
+    ids = backend.complete(INITIATIVE, text, limit)
+    for row in _ordered(Initiative, ids):
+        suggestions.append(
+            {
+                "type": "initiative",
+                "label": row.title,
+                "url": url_for("public.initiative", slug=row.slug),
+            }
+        )
+    ids = backend.complete(ORGANISATION, text, limit)
+    for row in _ordered(Organisation, ids):
+        suggestions.append(
+            {
+                "type": "organisation",
+                "label": row.name,
+                "url": url_for("public.organisation", slug=row.slug),
+            }
+        )
+    for commune in db.session.scalars(
+        sa.select(Commune)
+        .where(Commune.search_name.startswith(fold(text), autoescape=True), Commune.kind == "COM")
+        .order_by(Commune.population.desc().nulls_last(), Commune.name)
+        .limit(limit)
+    ):
+        suggestions.append({"type": "commune", "label": commune.label, "code": commune.code})
+    return suggestions
+
+
+def _ordered(model, ids: list[int]) -> list:
+    if not ids:
+        return []
+    rows = {
+        row.id: row
+        for row in db.session.scalars(
+            sa.select(model).where(model.id.in_(ids), model.status == Status.PUBLISHED)
+        )
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
+__all__ = ["ParsedQuery", "SearchOutcome", "SearchRequest", "autocomplete", "search"]

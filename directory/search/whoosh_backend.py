@@ -1,0 +1,329 @@
+"""The Whoosh search backend: schema, one writer at a time, ranking and spelling."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from whoosh import fields, index
+from whoosh import query as wq
+from whoosh.index import LockError
+from whoosh.searching import Searcher
+from whoosh.writing import CLEAR
+
+from ..text import fold
+from .analysis import analyze, french_analyzer, plain_analyzer, plain_words
+from .backend import IndexBusy, Matches, Mode, Sort
+from .documents import FIELD_WEIGHTS, TEXT_FIELDS, Document, document_key
+from .query import ParsedQuery, Unit
+
+PREFIX_EXPANSION = 60  # words a ``solid*`` may stand for: bounds the cost of short prefixes
+REBUILD_MEMORY_MB = 256
+FUZZY_MIN_LENGTH = 4
+READY_MARKER = "built"
+
+
+def build_schema() -> fields.Schema:
+    text = {name: fields.TEXT(analyzer=french_analyzer()) for name in TEXT_FIELDS}
+    return fields.Schema(
+        key=fields.ID(unique=True, stored=True),
+        kind=fields.ID,
+        entity_id=fields.NUMERIC(int, bits=64, sortable=True),
+        digest=fields.STORED,
+        title_sort=fields.ID(sortable=True),
+        updated=fields.NUMERIC(int, bits=64, sortable=True),
+        # Folded, unstemmed words: spelling suggestions, prefixes and fuzzy matching.
+        words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
+        title_words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
+        **text,
+    )
+
+
+class _Writer:
+    """Adapts a Whoosh writer to the backend's ``IndexWriter``."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Nothing to write after all: release the lock without a commit."""
+        self.discarded = True
+
+    def upsert(self, document: Document) -> None:
+        self._writer.update_document(**_fields(document))
+
+    def remove(self, entity_type: str, entity_id: int) -> None:
+        self._writer.delete_by_term("key", document_key(entity_type, entity_id))
+
+
+def _fields(document: Document) -> dict:
+    text = document.fields
+    return {
+        "key": document.key,
+        "kind": document.entity_type,
+        "entity_id": document.entity_id,
+        "digest": document.digest,
+        "title_sort": document.title_sort or " ",
+        "updated": document.updated,
+        "words": "\n".join(text.values()),
+        "title_words": text.get("title", ""),
+        **{name: text.get(name, "") for name in TEXT_FIELDS},
+    }
+
+
+class WhooshBackend:
+    """A Whoosh index in one folder of the instance."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._index: index.Index | None = None
+        self._searcher: Searcher | None = None
+
+    # Index and searcher --------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """True once a first full build has completed (an empty folder is not an index)."""
+        return (self.path / READY_MARKER).exists() and index.exists_in(str(self.path))
+
+    def _open(self) -> index.Index:
+        if self._index is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            # Two processes starting on an empty folder must not both create the index.
+            with open(self.path / "create.lock", "w") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                if not index.exists_in(str(self.path)):
+                    index.create_in(str(self.path), build_schema())
+            self._index = index.open_dir(str(self.path))
+        return self._index
+
+    @contextmanager
+    def _searching(self) -> Iterator[Searcher]:
+        """The process's searcher, refreshed to see the latest commit."""
+        with self._lock:
+            if self._searcher is None:
+                self._searcher = self._open().searcher()
+            else:
+                self._searcher = self._searcher.refresh()
+            yield self._searcher
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._searcher = None
+            self._index = None
+
+    # Writing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, timeout: float = 0.0) -> Iterator[_Writer]:
+        try:
+            writer = self._open().writer(timeout=timeout)
+        except LockError as error:
+            raise IndexBusy(str(error)) from error
+        adapter = _Writer(writer)
+        try:
+            yield adapter
+        except BaseException:
+            writer.cancel()
+            raise
+        if adapter.discarded:
+            writer.cancel()
+        else:
+            writer.commit()
+
+    def rebuild(
+        self,
+        documents: Iterable[Document],
+        total: int,
+        progress: Callable[[int], None] | None = None,
+        timeout: float = 60.0,
+    ) -> int:
+        """Replace the whole index with ``documents`` in one commit (searches go on meanwhile)."""
+        try:
+            writer = self._open().writer(timeout=timeout, limitmb=REBUILD_MEMORY_MB)
+        except LockError as error:
+            raise IndexBusy(str(error)) from error
+        count = 0
+        try:
+            for document in documents:
+                writer.add_document(**_fields(document))
+                count += 1
+                if progress:
+                    progress(1)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(mergetype=CLEAR, optimize=True)
+        (self.path / READY_MARKER).touch()
+        return count
+
+    # Querying -------------------------------------------------------------------------------
+
+    def _unit_query(self, unit: Unit, searcher: Searcher) -> wq.Query | None:
+        if unit.prefix:
+            return self._prefix_query(unit.text, searcher)
+        options = [q for q in (_expression_query(e) for e in (unit.text, *unit.alternatives)) if q]
+        if not options:
+            return None
+        return options[0] if len(options) == 1 else wq.Or(options)
+
+    def _prefix_query(self, text: str, searcher: Searcher) -> wq.Query | None:
+        words = self._expand_prefix(text, searcher)
+        options = [q for q in (_expression_query(w) for w in words) if q]
+        return wq.Or(options) if options else wq.NullQuery
+
+    def _expand_prefix(self, text: str, searcher: Searcher) -> list[str]:
+        prefix = fold(text)
+        words: list[str] = []
+        for term in searcher.reader().expand_prefix("words", prefix):
+            words.append(term.decode() if isinstance(term, bytes) else term)
+            if len(words) >= PREFIX_EXPANSION:
+                break
+        return words
+
+    def _build(
+        self, entity_type: str, parsed: ParsedQuery, mode: Mode, searcher: Searcher
+    ) -> wq.Query:
+        if mode == Mode.FUZZY:
+            parts: list[wq.Query] = []
+            for word in parsed.words:
+                for folded in plain_words(word):
+                    if len(folded) >= FUZZY_MIN_LENGTH:
+                        parts.append(
+                            wq.FuzzyTerm(
+                                "words", folded, maxdist=_max_edits(folded), prefixlength=1
+                            )
+                        )
+            main: wq.Query = wq.Or(parts) if parts else wq.NullQuery
+        else:
+            units = [q for q in (self._unit_query(u, searcher) for u in parsed.units) if q]
+            if not units:
+                main = wq.NullQuery
+            elif len(units) == 1:
+                main = units[0]
+            else:
+                main = wq.And(units) if mode == Mode.ALL else wq.Or(units)
+        excluded = [q for q in (_expression_query(w) for w in parsed.excluded) if q]
+        if excluded:
+            main = wq.AndNot(main, wq.Or(excluded))
+        return wq.And([wq.Term("kind", entity_type), main])
+
+    def match(self, entity_type: str, parsed: ParsedQuery, mode: Mode) -> Matches:
+        with self._searching() as searcher:
+            built = self._build(entity_type, parsed, mode, searcher)
+            ids = searcher.reader().column_reader("entity_id")
+            return Matches({docnum: ids[docnum] for docnum in searcher.docs_for_query(built)})
+
+    def rank(
+        self,
+        parsed: ParsedQuery,
+        mode: Mode,
+        allowed: Matches,
+        sort: Sort,
+        offset: int,
+        limit: int,
+        entity_type: str = "initiative",
+    ) -> list[int]:
+        if not allowed.handles or limit <= 0:
+            return []
+        with self._searching() as searcher:
+            built = self._build(entity_type, parsed, mode, searcher)
+            options: dict = {"filter": set(allowed.handles), "limit": offset + limit}
+            if sort == Sort.UPDATED:
+                options.update(sortedby="updated", reverse=True)
+            elif sort == Sort.TITLE:
+                options.update(sortedby="title_sort")
+            results = searcher.search(built, **options)
+            docnums = [hit.docnum for hit in results[offset : offset + limit]]
+        return [allowed.handles[d] for d in docnums if d in allowed.handles]
+
+    def highlight_terms(self, parsed: ParsedQuery, mode: Mode) -> frozenset[str]:
+        """The indexed terms an excerpt should mark for this query."""
+        terms: set[str] = set()
+        with self._searching() as searcher:
+            for unit in parsed.units:
+                if unit.prefix:
+                    for word in self._expand_prefix(unit.text, searcher):
+                        terms.update(analyze(word))
+                    continue
+                for expression in (unit.text, *unit.alternatives):
+                    terms.update(analyze(expression))
+                    if mode == Mode.FUZZY:
+                        corrected = self._suggest(searcher, expression)
+                        if corrected:
+                            terms.update(analyze(corrected))
+        return frozenset(terms)
+
+    # Vocabulary -----------------------------------------------------------------------------
+
+    def unknown_words(self, words: Iterable[str]) -> list[str]:
+        """The typed words that appear nowhere in the catalogue."""
+        unknown = []
+        with self._searching() as searcher:
+            reader = searcher.reader()
+            for word in words:
+                folded = plain_words(word)
+                if folded and not any(reader.frequency("words", f) for f in folded):
+                    unknown.append(word)
+        return unknown
+
+    def suggest(self, word: str) -> str | None:
+        with self._searching() as searcher:
+            return self._suggest(searcher, word)
+
+    def _suggest(self, searcher: Searcher, word: str) -> str | None:
+        folded = plain_words(word)
+        if len(folded) != 1 or len(folded[0]) < FUZZY_MIN_LENGTH:
+            return None
+        candidates = searcher.suggest(
+            "words", folded[0], limit=1, maxdist=_max_edits(folded[0]), prefix=1
+        )
+        return candidates[0] if candidates and candidates[0] != folded[0] else None
+
+    def complete(self, entity_type: str, text: str, limit: int) -> list[int]:
+        """Entries whose title contains every typed word, the last one as a prefix."""
+        words = plain_words(text) or [fold(w) for w in text.split() if w.strip()]
+        if not words:
+            return []
+        with self._searching() as searcher:
+            parts: list[wq.Query] = [wq.Term("title_words", w) for w in words[:-1]]
+            parts.append(wq.Prefix("title_words", words[-1]))
+            built = wq.And([wq.Term("kind", entity_type), *parts])
+            results = searcher.search(built, limit=limit, sortedby="title_sort")
+            ids = searcher.reader().column_reader("entity_id")
+            return [ids[hit.docnum] for hit in results]
+
+    def digests(self) -> dict[tuple[str, int], str]:
+        """Every indexed entry and the digest of its indexed text (for ``verify``)."""
+        found: dict[tuple[str, int], str] = {}
+        with self._searching() as searcher:
+            for stored in searcher.reader().all_stored_fields():
+                entity_type, _, raw_id = stored["key"].partition(":")
+                found[(entity_type, int(raw_id))] = stored.get("digest", "")
+        return found
+
+    def doc_count(self) -> int:
+        with self._searching() as searcher:
+            return searcher.doc_count()
+
+
+def _expression_query(expression: str) -> wq.Query | None:
+    """One word or phrase searched in every full-text field, each with its weight."""
+    terms = analyze(expression)
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return wq.Or(
+            [wq.Term(name, terms[0], boost=weight) for name, weight in FIELD_WEIGHTS.items()]
+        )
+    return wq.Or([wq.Phrase(name, terms, boost=weight) for name, weight in FIELD_WEIGHTS.items()])
+
+
+def _max_edits(word: str) -> int:
+    return 1 if len(word) < 7 else 2

@@ -1,0 +1,27 @@
+"""Blueprint "search": the search page and its autocomplete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+
+from ..search import service
+
+bp = Blueprint("search", __name__)
+
+
+@bp.get("/recherche")
+def search():
+    search_request = service.SearchRequest.from_args(
+        request.args, per_page=current_app.config.get("PAGE_SIZE", 20)
+    )
+    outcome = service.search(search_request)
+    return render_template(
+        "search/search.html", outcome=outcome, req=search_request, radii=service.RADII
+    )
+
+
+@bp.get("/recherche/suggestions")
+def suggestions():
+    response = jsonify(service.autocomplete(request.args.get("q", "")))
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
