@@ -227,3 +227,17 @@ def test_departement_outlines_are_a_geojson_feature_collection(app_ctx):
 def test_departement_outlines_for_some_departements(app_ctx):
     collection = gazetteer.departement_outlines(PACA)
     assert [f["properties"]["code"] for f in collection["features"]] == list(PACA)
+
+
+def test_departement_outlines_have_no_holes_but_llivia(app_ctx):
+    """Gaps left by the source are filled; the Spanish enclave of Llívia stays a hole."""
+    holes = {}
+    for feature in gazetteer.departement_outlines()["features"]:
+        geometry = feature["geometry"]
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        count = sum(len(polygon) - 1 for polygon in polygons)
+        if count:
+            holes[feature["properties"]["code"]] = count
+    assert holes == {"66": 1}
