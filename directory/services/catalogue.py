@@ -51,6 +51,14 @@ SEED_DIRECTORY = ROOT / "seed" / "catalogue"
 
 # Loaded in this order: each kind may refer to the kinds before it.
 KINDS = ("themes", "publics", "organisations", "initiatives", "events")
+# French names of the kinds, for messages such as the set-up report.
+KIND_LABELS = {
+    "themes": "thèmes",
+    "publics": "publics",
+    "organisations": "organisations",
+    "initiatives": "initiatives",
+    "events": "événements",
+}
 
 # Municipal arrondissements fall back to their commune when the gazetteer lacks them.
 _ARRONDISSEMENT_PARENTS = {
