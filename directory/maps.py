@@ -200,7 +200,7 @@ def departement_counts(filters: InitiativeFilters) -> dict[str, int]:
         .where(pairs.c.initiative.in_(matching.scalar_subquery()))
         .group_by(pairs.c.code)
     )
-    return dict(db.session.execute(statement).tuples().all())
+    return {row[0]: row[1] for row in db.session.execute(statement)}
 
 
 def covered_departements() -> list[Departement]:
