@@ -36,6 +36,12 @@ ELIDED = {
 }
 CONTRACTED = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au", ("à", "les"): "aux"}
 ELIDED_OR_CONTRACTED = frozenset(ELIDED) | {"à"}
+# Words whose « h » is aspirated: no elision before them (« de handicap », « le haut »).
+ASPIRATED_H = frozenset(
+    ("handicap", "handicapées", "handicapés", "haut", "haute", "hauts", "hors", "héros",
+     "hockey", "honte", "hasard", "haine", "hausse", "hameau", "hameaux", "halte", "hall",
+     "hâte", "hibou", "huit", "hiérarchie", "hangar", "harcèlement", "hollande", "hongrie")
+)  # fmt: skip
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" ([,.])")
 # Spoken, familiar or first/second-person words: rare in the written prose of a project sheet.
 _EXCLUDED_LINES = (
@@ -425,7 +431,11 @@ def join_french(tokens: list[str]) -> str:
             if contracted:
                 out[-1] = previous = contracted
                 continue
-            if previous in ELIDED and token[0].lower() in VOWELS:
+            if (
+                previous in ELIDED
+                and token[0].lower() in VOWELS
+                and token.lower() not in ASPIRATED_H
+            ):
                 out[-1] = previous = ELIDED[previous] + token
                 continue
         out.append(token)

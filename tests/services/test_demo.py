@@ -350,6 +350,8 @@ def test_french_joins_and_titles():
     assert join_french(["de", "insertion", ",", "et", "la", "école", "."]) == (
         "d'insertion, et l'école."
     )
+    assert join_french(["situation", "de", "handicap"]) == "situation de handicap"
+    assert join_french(["de", "habitants"]) == "d'habitants"
     assert of_place("Arles") == "d'Arles"
     assert of_place("Le Pontet") == "du Pontet"
     assert of_place("Carpentras") == "de Carpentras"
