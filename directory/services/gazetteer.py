@@ -77,7 +77,10 @@ def find_communes(query: str, limit: int = 10) -> list[Commune]:
     first, then names starting with the query, each group by decreasing population.
     """
     text = (query or "").strip()
-    limit = max(1, min(int(limit), MAX_RESULTS))
+    try:
+        limit = max(1, min(int(limit), MAX_RESULTS))
+    except (TypeError, ValueError):
+        limit = 10
     if not text:
         return []
     if text.isdigit():

@@ -241,3 +241,8 @@ def test_departement_outlines_have_no_holes_but_llivia(app_ctx):
         if count:
             holes[feature["properties"]["code"]] = count
     assert holes == {"66": 1}
+
+
+@pytest.mark.parametrize("limit", [None, "abc", "5"])
+def test_find_communes_tolerates_an_odd_limit(app_ctx, limit):
+    assert gazetteer.find_communes("marseille", limit=limit)[0].code == "13055"
