@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
@@ -121,6 +121,11 @@ def _paginate(statement: sa.Select, count: sa.Select, page: int, per_page: int) 
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
+def _plausible_slug(slug: str) -> bool:
+    """Slugs from the address: NUL (refused by PostgreSQL) or oversized ones match nothing."""
+    return bool(slug) and "\x00" not in slug and len(slug) <= 200
+
+
 # --- Initiatives -----------------------------------------------------------------------------
 
 
@@ -150,12 +155,27 @@ def list_initiatives(
     per_page: int = DEFAULT_PER_PAGE,
 ) -> Page[Initiative]:
     """Published initiatives matching the shared filters, one page of cards."""
-    filters = filters or InitiativeFilters()
+    filters = _without_nul(filters or InitiativeFilters())
     published = Initiative.status == Status.PUBLISHED
     statement = apply(sa.select(Initiative).where(published), filters)
     statement = statement.options(*_card_options()).order_by(*_initiative_order(sort))
     count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters)
     return _paginate(statement, count, page, per_page)
+
+
+def _without_nul(filters: InitiativeFilters) -> InitiativeFilters:
+    """Drop NUL characters from slug filters: PostgreSQL refuses them in any text parameter."""
+
+    def clean(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v for v in (value.replace("\x00", "") for value in values) if v)
+
+    return replace(
+        filters,
+        themes=clean(filters.themes),
+        publics=clean(filters.publics),
+        organisation=filters.organisation.replace("\x00", ""),
+        event=filters.event.replace("\x00", ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,8 @@ class InitiativeSheet:
 
 def get_initiative(slug: str) -> InitiativeSheet | None:
     """The published initiative with this slug, or ``None``."""
+    if not _plausible_slug(slug):
+        return None
     initiative = db.session.scalar(
         sa.select(Initiative)
         .where(Initiative.slug == slug, Initiative.status == Status.PUBLISHED)
@@ -278,6 +300,8 @@ class OrganisationProfile:
 
 def get_organisation(slug: str) -> OrganisationProfile | None:
     """The published organisation with this slug and its public initiatives and events."""
+    if not _plausible_slug(slug):
+        return None
     organisation = db.session.scalar(
         sa.select(Organisation)
         .where(Organisation.slug == slug, Organisation.status == Status.PUBLISHED)
@@ -354,6 +378,8 @@ class EventPage:
 
 def get_event(slug: str) -> EventPage | None:
     """The published event with its programme grouped by section, in running order."""
+    if not _plausible_slug(slug):
+        return None
     event = db.session.scalar(
         sa.select(Event)
         .where(Event.slug == slug, Event.status == Status.PUBLISHED)
@@ -465,7 +491,9 @@ def departement_overview(
     code: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE, organisations: int = 50
 ) -> DepartementOverview | None:
     """A département's page: its groupings, figures, initiatives and organisations."""
-    code = (code or "").strip().upper()[:3]
+    code = (code or "").strip().upper()
+    if not (code.isascii() and code.isalnum() and len(code) <= 3):
+        return None
     departement = db.session.scalar(
         sa.select(Departement)
         .where(Departement.code == code)

@@ -336,6 +336,12 @@ def test_event_programme_as_a_timeline_with_speakers_and_workshops(app, client):
         "/evenements/aucun-evenement",
         "/territoires/99",
         "/territoires/zz",
+        "/territoires/1%003",
+        "/initiatives/a%00b",
+        "/organisations/a%00b",
+        "/evenements/a%00b",
+        "/initiatives/" + "x" * 1000,
+        "/territoires/%C3%A9",
         "/territoires/" + "9" * 300,
     ],
 )
@@ -389,6 +395,7 @@ def test_javascript_website_is_not_a_link(app, client):
         "tri=nimportequoi",
         "stage=inconnue&region=nulle-part&annee=deux-mille",
         "theme=%00&public=%FF",
+        "organisation=%00&evenement=a%00b&departement=1%003&type=%00",
         "q=" + "a" * 5000,
     ],
 )
