@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("setup")
+@with_appcontext
 def setup_command() -> None:
     """Migrate the database, load the gazetteer and the seed catalogue (idempotent)."""
     from .services import setup
@@ -27,6 +28,7 @@ def setup_command() -> None:
 
 
 @click.command("demo-data")
+@with_appcontext
 @click.option(
     "--count",
     type=click.IntRange(min=1, max=1_000_000),
