@@ -45,7 +45,9 @@ def excerpt(texts: list[str | None], terms: frozenset[str]) -> Markup:
                 text,
                 terms,
                 french_analyzer(),
-                ContextFragmenter(maxchars=EXCERPT_CHARS, surround=60),
+                WholeFragmenter()
+                if len(text) <= EXCERPT_CHARS
+                else ContextFragmenter(maxchars=EXCERPT_CHARS, surround=60),
                 _MarkFormatter(),
                 top=2,
                 minscore=1,

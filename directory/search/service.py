@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
-from flask import url_for
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
@@ -421,39 +420,35 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 # Autocomplete --------------------------------------------------------------------------------
 
 
-def autocomplete(text: str, limit: int = 5) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class Suggestion:
+    type: str  # "initiative", "organisation" or "commune"
+    label: str
+    key: str  # slug, or INSEE code for a commune
+
+
+def autocomplete(text: str, limit: int = 5) -> list[Suggestion]:
     """Titles, organisations and communes starting like what is being typed."""
     text = (text or "").replace("\x00", "")[:100].strip()
     if len(text) < 2:
         return []
     indexing.ensure_index()
     backend = indexing.get_backend()
-    suggestions: list[dict[str, str]] = []
-    ids = backend.complete(INITIATIVE, text, limit)
-    for row in _ordered(Initiative, ids):
-        suggestions.append(
-            {
-                "type": "initiative",
-                "label": row.title,
-                "url": url_for("public.initiative", slug=row.slug),
-            }
-        )
-    ids = backend.complete(ORGANISATION, text, limit)
-    for row in _ordered(Organisation, ids):
-        suggestions.append(
-            {
-                "type": "organisation",
-                "label": row.name,
-                "url": url_for("public.organisation", slug=row.slug),
-            }
-        )
-    for commune in db.session.scalars(
+    suggestions = [
+        Suggestion("initiative", row.title, row.slug)
+        for row in _ordered(Initiative, backend.complete(INITIATIVE, text, limit))
+    ]
+    suggestions += [
+        Suggestion("organisation", row.name, row.slug)
+        for row in _ordered(Organisation, backend.complete(ORGANISATION, text, limit))
+    ]
+    communes = db.session.scalars(
         sa.select(Commune)
         .where(Commune.search_name.startswith(fold(text), autoescape=True), Commune.kind == "COM")
         .order_by(Commune.population.desc().nulls_last(), Commune.name)
         .limit(limit)
-    ):
-        suggestions.append({"type": "commune", "label": commune.label, "code": commune.code})
+    )
+    suggestions += [Suggestion("commune", c.label, c.code) for c in communes]
     return suggestions
 
 

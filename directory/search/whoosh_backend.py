@@ -103,12 +103,16 @@ class WhooshBackend:
 
     @contextmanager
     def _searching(self) -> Iterator[Searcher]:
-        """The process's searcher, refreshed to see the latest commit."""
+        """The process's searcher, reopened when another commit has changed the index.
+
+        Not ``Searcher.refresh()``: it reuses segment readers and so keeps deleted documents
+        visible when a segment only gained deletions (measured with whoosh-reloaded 2.7.5).
+        """
         with self._lock:
-            if self._searcher is None:
+            if self._searcher is None or not self._searcher.up_to_date():
+                if self._searcher is not None:
+                    self._searcher.close()
                 self._searcher = self._open().searcher()
-            else:
-                self._searcher = self._searcher.refresh()
             yield self._searcher
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from ..search import service
 
@@ -22,6 +22,17 @@ def search():
 
 @bp.get("/recherche/suggestions")
 def suggestions():
-    response = jsonify(service.autocomplete(request.args.get("q", "")))
+    found = service.autocomplete(request.args.get("q", ""))
+    response = jsonify([_suggestion_json(suggestion) for suggestion in found])
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
+
+
+def _suggestion_json(suggestion: service.Suggestion) -> dict[str, str]:
+    data = {"type": suggestion.type, "label": suggestion.label}
+    if suggestion.type == "commune":
+        data["code"] = suggestion.key
+    else:
+        endpoint = f"public.{suggestion.type}"
+        data["url"] = url_for(endpoint, slug=suggestion.key)
+    return data
