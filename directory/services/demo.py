@@ -73,6 +73,7 @@ KIND_WEIGHTS = (
     (OrganisationKind.AUTRE, 5),
 )
 PLACE_COUNT_WEIGHTS = ((1, 70), (2, 22), (3, 8))
+MAX_PLACES = max(count for count, _ in PLACE_COUNT_WEIGHTS)
 PARTNER_COUNT_WEIGHTS = ((0, 35), (1, 35), (2, 20), (3, 10))
 ROUND_TABLE_SECTIONS = ("genesis", "evaluation", "policy_impact", "public_support")
 FIRST_YEAR, LAST_YEAR = 2005, 2026
@@ -167,15 +168,27 @@ def _next_id(model) -> int:
     return (db.session.scalar(select(func.max(model.id))) or 0) + 1
 
 
-def _advance_sequences(*models) -> None:
-    """PostgreSQL: move each id sequence past the ids allocated here."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    for model in models:
+def _allocate_ids(model, size: int) -> int:
+    """First of ``size`` consecutive free ids for ``model``, allocated just before a batch.
+
+    On PostgreSQL the id sequence is moved past them at once, so that entries created meanwhile
+    by the application take later ids instead of colliding with the batch.
+    """
+    first = _next_id(model)
+    if db.session.get_bind().dialect.name == "postgresql":
+        table = {"table": model.__table__.name}
+        last = db.session.scalar(
+            sa.text(
+                "SELECT pg_sequence_last_value(pg_get_serial_sequence(:table, 'id')::regclass)"
+            ),
+            table,
+        )
+        first = max(first, (last or 0) + 1)
         db.session.execute(
             sa.text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value)"),
-            {"table": model.__table__.name, "value": _next_id(model) - 1 or 1},
+            {**table, "value": first + size - 1},
         )
+    return first
 
 
 @contextmanager
@@ -410,38 +423,32 @@ def create_demo_data(
     rows: dict[str, list[dict]] = {
         table.name: [] for table in ORGANISATION_TABLES + INITIATIVE_TABLES
     }
-    first_org_id = _next_id(Organisation)
     with _progress(progress, organisation_count, "Organisations") as bar:
-        for offset in range(organisation_count):
-            builder.organisation(first_org_id + offset, rows)
-            if len(rows["organisation"]) >= batch_size:
-                _flush(ORGANISATION_TABLES, rows)
-                if bar:
-                    bar.update(batch_size)
-        _flush(ORGANISATION_TABLES, rows)
-        if bar:
-            bar.update(organisation_count % batch_size)
+        for size in _batch_sizes(organisation_count, batch_size):
+            first_id = _allocate_ids(Organisation, size)
+            for offset in range(size):
+                builder.organisation(first_id + offset, rows)
+            _flush(ORGANISATION_TABLES, rows)
+            if bar:
+                bar.update(size)
 
-    first_initiative_id = _next_id(Initiative)
-    first_place_id = next_place_id = _next_id(Place)
+    places = 0
     with _progress(progress, count, "Initiatives") as bar:
-        for offset in range(count):
-            next_place_id = builder.initiative(first_initiative_id + offset, next_place_id, rows)
-            if len(rows["initiative"]) >= batch_size:
-                _flush(INITIATIVE_TABLES, rows)
-                if bar:
-                    bar.update(batch_size)
-        _flush(INITIATIVE_TABLES, rows)
-        if bar:
-            bar.update(count % batch_size)
+        for size in _batch_sizes(count, batch_size):
+            first_id = _allocate_ids(Initiative, size)
+            first_place_id = next_place_id = _allocate_ids(Place, size * MAX_PLACES)
+            for offset in range(size):
+                next_place_id = builder.initiative(first_id + offset, next_place_id, rows)
+            places += next_place_id - first_place_id
+            _flush(INITIATIVE_TABLES, rows)
+            if bar:
+                bar.update(size)
+    return {"initiatives": count, "organisations": organisation_count, "places": places}
 
-    _advance_sequences(Organisation, Initiative, Place)
-    db.session.commit()
-    return {
-        "initiatives": count,
-        "organisations": organisation_count,
-        "places": next_place_id - first_place_id,
-    }
+
+def _batch_sizes(total: int, batch_size: int) -> Iterator[int]:
+    for start in range(0, total, batch_size):
+        yield min(batch_size, total - start)
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
