@@ -188,6 +188,16 @@ def test_places_lie_in_the_two_regions(territory):
         assert abs(longitude - commune_longitude) <= 0.01
 
 
+def test_communes_are_weighted_by_population(territory):
+    demo.create_demo_data(200, seed=11)
+    codes = Counter(
+        db.session.scalars(select(Place.commune_code).join(Initiative).where(Initiative.is_demo))
+    )
+    # Marseille, by far the most populous commune of the two régions, comes first.
+    assert codes.most_common(1)[0][0] == "13055"
+    assert "69123" not in codes
+
+
 def test_links_are_valid(territory):
     demo.create_demo_data(50, seed=7)
     demo_organisations = set(
