@@ -7,6 +7,7 @@ database: the document lists exactly what the API accepts, and its response sche
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -686,3 +687,56 @@ def build_document() -> dict[str, Any]:
             },
         },
     }
+
+
+@dataclass(frozen=True)
+class ParameterDoc:
+    name: str
+    location: str
+    description: str
+    required: bool
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OperationDoc:
+    path: str
+    summary: str
+    description: str
+    tag: str
+    parameters: tuple[ParameterDoc, ...]
+
+
+def operations_overview(document: dict[str, Any]) -> list[OperationDoc]:
+    """The operations of ``document`` with their parameters resolved, for the human page."""
+    shared = document["components"]["parameters"]
+    overview = []
+    for path, item in document["paths"].items():
+        operation = item["get"]
+        parameters = []
+        for parameter in operation.get("parameters", []):
+            if "$ref" in parameter:
+                parameter = shared[parameter["$ref"].rsplit("/", 1)[1]]
+            if parameter["in"] == "header":
+                continue
+            schema = parameter["schema"]
+            values = schema.get("enum") or schema.get("items", {}).get("enum") or ()
+            parameters.append(
+                ParameterDoc(
+                    name=parameter["name"],
+                    location=parameter["in"],
+                    description=parameter.get("description", ""),
+                    required=bool(parameter.get("required")),
+                    values=tuple(str(value) for value in values if value is not None),
+                )
+            )
+        overview.append(
+            OperationDoc(
+                path=path,
+                summary=operation["summary"],
+                description=operation.get("description", ""),
+                tag=operation["tags"][0],
+                parameters=tuple(parameters),
+            )
+        )
+    return overview

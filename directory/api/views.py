@@ -10,7 +10,7 @@ from ..services import browse
 from . import bp, queries, serializers
 from .errors import not_found
 from .http import ROUTED_METHODS, json_response, newest
-from .openapi import build_document
+from .openapi import build_document, operations_overview
 from .params import (
     INITIATIVE_SORTS,
     PAGING_PARAMS,
@@ -73,7 +73,13 @@ def _slug_or_404(slug: str, what: str) -> str:
 @_route("/documentation")
 def documentation() -> str:
     _no_parameters()
-    return render_template("api/documentation.html", document=build_document())
+    document = build_document()
+    return render_template(
+        "api/documentation.html",
+        document=document,
+        operations=operations_overview(document),
+        base_url=document["servers"][0]["url"],
+    )
 
 
 @_route("/openapi.json")
