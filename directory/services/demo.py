@@ -1,9 +1,10 @@
 """Generated demo data at scale: initiatives, organisations and places, flagged ``is_demo``.
 
 Rows are built in Python and inserted with SQLAlchemy Core in batches, one transaction per batch,
-with ids allocated here (max(id) + 1) so that a batch inserts its links at once. Everything is
-deterministic for a given ``seed``. ``remove_demo_data`` deletes the demo rows and their links
-only: seeded and real entries are left untouched.
+with ids allocated per batch (max(id) + 1, reserved in the PostgreSQL sequence) so that a batch
+inserts its links at once. The content is deterministic for a given ``seed``.
+``remove_demo_data`` deletes the demo rows and their links only: seeded and real entries are
+left untouched.
 """
 
 from __future__ import annotations
