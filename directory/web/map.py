@@ -116,6 +116,8 @@ def _page_context(filters: InitiativeFilters) -> dict:
         "map": shell.map_name,
         "departements": shell.departements_name,
         "points": url_for("map.points", format="compact"),
+        # Preloaded from <head> so that the points download while the page lays out.
+        "initialPoints": url_for("map.points", format="compact", **args),
         "counts": url_for("map.departements"),
         "popup": url_for("map.popup", initiative_id=0).removesuffix("0"),
         "page": url_for(request.endpoint or "map.map_page"),

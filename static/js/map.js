@@ -192,12 +192,13 @@
     canvas.setAttribute("data-rendered", String(layers.length));
   }
 
-  function loadPoints(query) {
+  function loadPoints(url) {
     var request = ++pointsRequest;
     var started = performance.now();
     canvas.setAttribute("data-state", "loading");
     setStatus("Chargement des lieux…");
-    fetch(withQuery(config.points, query), { headers: { Accept: "application/json" } })
+    // Same request as the <link rel="preload"> of the page (no extra headers), so it is reused.
+    fetch(url, { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) {
           throw new Error(String(response.status));
@@ -227,6 +228,8 @@
         canvas.setAttribute("data-places", String(places));
         canvas.setAttribute("data-state", "ready");
         canvas.setAttribute("data-load-ms", String(Math.round(performance.now() - started)));
+        // Milliseconds since navigation: what the benchmark reads as "first clusters drawn".
+        canvas.setAttribute("data-ready-at", String(Math.round(performance.now())));
         setStatus(places === 0
           ? "Aucun lieu d’initiative ne correspond à ces critères."
           : plural(places, "lieu", "lieux") + " de " +
@@ -330,7 +333,7 @@
   function applyFilters() {
     var query = queryString();
     updateLinks(query);
-    loadPoints(query);
+    loadPoints(withQuery(config.points, query));
     loadCounts(query);
   }
 
@@ -347,5 +350,5 @@
   }
 
   map.on("moveend", render);
-  loadPoints(queryString());
+  loadPoints(config.initialPoints || withQuery(config.points, queryString()));
 })();
