@@ -186,11 +186,14 @@ def search(request: SearchRequest) -> SearchOutcome:
     sql_ids = _filtered_ids(filters, near_ids)
     kind_ids = _organisations_of_kind(request.kind)
     modes = [Mode.ALL] + ([Mode.ANY] if len(parsed.units) > 1 else []) + [Mode.FUZZY]
+    # Fall back on the words alone: filters that exclude everything must not loosen the words.
     for mode in modes:
-        initiatives = _restrict(backend.match(INITIATIVE, parsed, mode), sql_ids)
-        organisations = _restrict(backend.match(ORGANISATION, parsed, mode), kind_ids)
-        if initiatives.handles or organisations.handles or mode == modes[-1]:
+        text_initiatives = backend.match(INITIATIVE, parsed, mode)
+        text_organisations = backend.match(ORGANISATION, parsed, mode)
+        if text_initiatives.handles or text_organisations.handles:
             break
+    initiatives = _restrict(text_initiatives, sql_ids)
+    organisations = _restrict(text_organisations, kind_ids)
     outcome.mode = mode
     if mode == Mode.ANY:
         notes.append(
@@ -216,13 +219,14 @@ def search(request: SearchRequest) -> SearchOutcome:
         outcome.organisations.hits = _organisation_hits(ids, terms)
         outcome.organisations.page = request.page
 
-    text_matches = backend.match(INITIATIVE, parsed, mode).ids
+    text_matches = text_initiatives.ids
     restriction = id_in(
         Initiative.id, text_matches & near_ids if near_ids is not None else text_matches
     )
     outcome.facets = initiative_facets(filters, restriction)
-    org_matches = backend.match(ORGANISATION, parsed, mode).ids
-    outcome.kind_facet = organisation_kind_facet(id_in(Organisation.id, org_matches), request.kind)
+    outcome.kind_facet = organisation_kind_facet(
+        id_in(Organisation.id, text_organisations.ids), request.kind
+    )
     unknown = backend.unknown_words(parsed.words)
     for word in unknown:
         suggestion = backend.suggest(word)
