@@ -79,7 +79,7 @@ def test_seeded_event_page_has_its_programme(client):
 
     assert response.status_code == 200
     assert f"<h1>{SEED_EVENT_TITLE}</h1>" in page
-    assert "Mercredi 15 juin 2011" in page
+    assert "Le 15 juin 2011, de 9 h à 17 h" in page
     assert "Archives et Bibliothèque Départementales Gaston Deferre" in page
     assert "Voisins & Citoyens en Méditerranée" in page
     assert "La 27e Région" in page
