@@ -25,6 +25,8 @@ cp "$DIST/dsfr.min.css" "$DIST/dsfr.module.min.js" "$DIST/dsfr.nomodule.min.js" 
 # Icon classes (fr-icon-*) reference ../../icons/<family>/<name>.svg.
 cp "$DIST/utility/icons/icons.min.css" "$TARGET/utility/icons/"
 cp -r "$DIST/fonts" "$DIST/icons" "$DIST/favicon" "$TARGET/"
+# Pictograms: display settings (sun, moon, system) and the error pages.
+cp -r "$DIST/artwork" "$TARGET/"
 cp "$WORK/package/LICENSE.md" "$TARGET/LICENSE.md"
 printf '@gouvfr/dsfr %s\n' "$DSFR_VERSION" > "$TARGET/VERSION"
 

@@ -138,3 +138,12 @@ def test_skip_link_moves_focus_to_content(live_server, page):
     assert focused == "Contenu"
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "contenu"
+
+
+def test_display_settings_switch_to_dark_theme(live_server, page):
+    page.goto(live_server("/mentions-legales"))
+    page.get_by_role("button", name="Paramètres d’affichage").click()
+    page.locator("label[for='fr-radios-theme-dark']").click()
+    page.wait_for_function("() => document.documentElement.dataset.frTheme === 'dark'")
+    page.reload()
+    assert page.locator("html").get_attribute("data-fr-theme") == "dark"
