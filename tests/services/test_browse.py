@@ -332,3 +332,42 @@ def test_departement_overview():
     assert organisation in overview.organisations
     assert browse.departement_overview("zz") is None
     assert browse.departement_overview("99") is None
+
+
+def _statements_while(action) -> int:
+    count = 0
+
+    def counter(*_args, **_kwargs):
+        nonlocal count
+        count += 1
+
+    sa.event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", counter)
+    return count
+
+
+def test_list_queries_do_not_grow_with_the_page_size():
+    prefix = unique("requetes")
+    theme = make_theme()
+    for number in range(20):
+        lead = make_organisation(name=f"{prefix} porteur {number}")
+        make_initiative(title=f"{prefix} {number:02d}", lead=lead, commune="13055", themes=[theme])
+    db.session.commit()
+
+    def show(per_page: int):
+        def action():
+            db.session.expire_all()
+            for initiative in browse.list_initiatives(
+                InitiativeFilters(q=prefix), per_page=per_page
+            ).items:
+                # What a card reads.
+                _ = [o.name for o in initiative.lead_organisations]
+                _ = [p.commune.label for p in initiative.places]
+                _ = [t.name for t in initiative.themes]
+
+        return action
+
+    assert _statements_while(show(2)) == _statements_while(show(20))
