@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Flask, render_template
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
@@ -59,7 +62,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        db.session.rollback()
+        # The database may be the cause: the error page must still render.
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
         code = getattr(error, "code", None) or 500
         if code == 500:
             return render_template("errors/500.html", error=error), 500
