@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
@@ -260,3 +261,21 @@ def lookup_communes(text: str, departement: str = "", limit: int = 10) -> list[C
         Commune.population.desc().nulls_last(), Commune.name, Commune.code
     ).limit(limit)
     return list(db.session.scalars(statement))
+
+
+def recent_initiatives(filters: InitiativeFilters, limit: int) -> list[Initiative]:
+    """The latest created or updated published initiatives matching the filters (no COUNT)."""
+    statement = (
+        apply(sa.select(Initiative).where(Initiative.status == Status.PUBLISHED), filters)
+        .options(*initiative_card_options())
+        .order_by(*_initiative_order("recent"))
+        .limit(limit)
+    )
+    return list(db.session.scalars(statement))
+
+
+def last_catalogue_change() -> datetime | None:
+    """When a published initiative last changed (the date of an empty feed)."""
+    return db.session.scalar(
+        sa.select(sa.func.max(Initiative.updated_at)).where(Initiative.status == Status.PUBLISHED)
+    )

@@ -9,7 +9,7 @@ from ..extensions import db, login_manager
 
 def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
-    from . import errors, pages, public, search, security, templating
+    from . import embed, errors, feeds, pages, public, search, security, templating
     from . import map as map_views
 
     app.register_blueprint(public.bp)
@@ -17,6 +17,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(search.bp)
     app.register_blueprint(map_views.bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(embed.bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
