@@ -244,21 +244,27 @@ def main() -> None:
     with sync_playwright() as playwright, serve(app) as base:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         header = (
-            f"{'scénario':<28}{'lieux':>8}{'1ers groupes':>13}{'tas JS':>9}{'HTML':>9}"
+            f"{'scénario':<28}{'lieux':>8}{'1re visite':>11}{'1ers groupes':>13}"
+            f"{'tas JS':>9}{'HTML':>9}"
             f"{'compact':>10}{'gzip':>9}{'GeoJSON':>10}{'gzip':>9}"
             f"{'froid':>8}{'cache':>8}{'304':>7}"
         )
         print(header)
         for name, query in scenarios(app).items():
             endpoint = measure_endpoint(app, query)
-            page = measure_page(
-                browser,
-                f"{base}/carte" + (f"?{query}" if query else ""),
-                "#map-canvas[data-state=ready]",
-                "Number(document.querySelector('#map-canvas').dataset.readyAt)",
+            # First visit computes the page's département counts; the next one finds them cached.
+            first, page = (
+                measure_page(
+                    browser,
+                    f"{base}/carte" + (f"?{query}" if query else ""),
+                    "#map-canvas[data-state=ready]",
+                    "Number(document.querySelector('#map-canvas').dataset.readyAt)",
+                )
+                for _visit in range(2)
             )
             print(
-                f"{name:<28}{endpoint['points']:>8}{page['ready_ms']:>11.0f}ms"
+                f"{name:<28}{endpoint['points']:>8}{first['ready_ms']:>9.0f}ms"
+                f"{page['ready_ms']:>11.0f}ms"
                 f"{page['heap_mb']:>7.1f}MB{page['html_kb']:>7.0f}KB"
                 f"{endpoint['compact_raw'] / 1e6:>8.2f}MB{endpoint['compact_gz'] / 1e6:>7.2f}MB"
                 f"{endpoint['geojson_raw'] / 1e6:>8.2f}MB{endpoint['geojson_gz'] / 1e6:>7.2f}MB"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from .models import (
     Place,
     Status,
     initiative_departement,
+    initiative_public,
+    initiative_theme,
 )
 from .services.filters import InitiativeFilters, apply
 from .territories import COVERED_DEPARTEMENTS
@@ -46,6 +49,8 @@ DEFAULT_BOUNDS = ((42.3, 1.6), (45.2, 7.8))
 OSM_FRANCE_URL = "https://{s}.tile.openstreetmap.fr/osmfr/{z}/{x}/{y}.png"
 OSM_FRANCE_ATTRIBUTION = "© les contributeurs d'OpenStreetMap, fond OSM France"
 MAX_ZOOM = 18
+# Places cluster up to this zoom, then show one by one (those sharing a point fan out).
+CLUSTER_MAX_ZOOM = 15
 ZERO_COLOUR = "#f6f6f6"
 COLOUR_SCALE = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
 
@@ -108,20 +113,74 @@ def encode_points(rows: Sequence[tuple[float, float, int]], fmt: str) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+# How long a process trusts its last look at the catalogue. Its own writes are seen at once
+# (see ``_note_writes``); other processes' writes within this delay.
+CATALOGUE_STAMP_TTL = 10.0
+_stamps: dict[str, tuple[float, str]] = {}
+_stamps_lock = threading.Lock()
+
+
 def catalogue_stamp() -> str:
-    """Changes whenever a published initiative or any place changes (used in the ETag)."""
-    initiatives = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(Initiative.updated_at)).where(
-            Initiative.status == Status.PUBLISHED
-        )
+    """Changes whenever the published catalogue or its places change (used in the ETag).
+
+    Computing it scans the initiatives (no index on ``updated_at``), so each process keeps it
+    for ``CATALOGUE_STAMP_TTL`` seconds, and forgets it as soon as it commits a change itself.
+    """
+    key = db.engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    with _stamps_lock:
+        cached = _stamps.get(key)
+    if cached is not None and now - cached[0] < CATALOGUE_STAMP_TTL:
+        return cached[1]
+    stamp = _read_stamp()
+    with _stamps_lock:
+        _stamps[key] = (now, stamp)
+    return stamp
+
+
+def forget_catalogue_stamps() -> None:
+    with _stamps_lock:
+        _stamps.clear()
+
+
+def _read_stamp() -> str:
+    published = db.session.scalar(
+        sa.select(sa.func.count()).where(Initiative.status == Status.PUBLISHED)
+    )
+    # Any edit or status change moves the newest updated_at over all initiatives.
+    newest = db.session.execute(
+        sa.select(sa.func.max(Initiative.updated_at), sa.func.max(Initiative.id))
     ).one()
     places = db.session.execute(
         sa.select(sa.func.count(), sa.func.max(Place.updated_at), sa.func.max(Place.id))
     ).one()
-    # Unpublishing also changes updated_at, but that row then leaves the published max: the
-    # maximum over every initiative catches it.
-    any_change = db.session.scalar(sa.select(sa.func.max(Initiative.updated_at)))
-    return "|".join(str(value) for value in (*initiatives, *places, any_change))
+    links = [
+        db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in (initiative_theme, initiative_public, initiative_departement)
+    ]
+    return "|".join(str(value) for value in (published, *newest, *places, *links))
+
+
+@sa.event.listens_for(orm.Session, "after_flush")
+def _note_flush(session: orm.Session, _context) -> None:
+    session.info["catalogue_written"] = True
+
+
+@sa.event.listens_for(orm.Session, "do_orm_execute")
+def _note_writes(state: orm.ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["catalogue_written"] = True
+
+
+@sa.event.listens_for(orm.Session, "after_commit")
+def _forget_after_write(session: orm.Session) -> None:
+    if session.info.pop("catalogue_written", False):
+        forget_catalogue_stamps()
+
+
+@sa.event.listens_for(orm.Session, "after_rollback")
+def _reset_after_rollback(session: orm.Session) -> None:
+    session.info.pop("catalogue_written", None)
 
 
 def points_etag(filters: InitiativeFilters, fmt: str) -> str:
@@ -241,8 +300,29 @@ class DepartementCount:
     outline: dict | None
 
 
+_layers: OrderedDict[str, list[DepartementCount]] = OrderedDict()
+MAX_CACHED_LAYERS = 64
+
+
 def departement_layer(filters: InitiativeFilters) -> list[DepartementCount]:
-    """Covered départements with their count, colour and outline (None until loaded)."""
+    """Covered départements with their count, colour and outline (None until loaded).
+
+    Cached per catalogue stamp and filters: the counts scan the catalogue.
+    """
+    key = json.dumps([catalogue_stamp(), filters.to_args()], sort_keys=True, default=str)
+    with _stamps_lock:
+        cached = _layers.get(key)
+    if cached is not None:
+        return cached
+    layer = _departement_layer(filters)
+    with _stamps_lock:
+        _layers[key] = layer
+        while len(_layers) > MAX_CACHED_LAYERS:
+            _layers.popitem(last=False)
+    return layer
+
+
+def _departement_layer(filters: InitiativeFilters) -> list[DepartementCount]:
     counts = departement_counts(filters)
     departements = covered_departements()
     scale = colour_scale(counts.get(d.code, 0) for d in departements)

@@ -124,6 +124,7 @@ def _page_context(filters: InitiativeFilters) -> dict:
         "list": list_url(InitiativeFilters()).split("?")[0],
         "embed": url_for("map.embed", _external=True),
         "maxZoom": maps.MAX_ZOOM,
+        "clusterMaxZoom": maps.CLUSTER_MAX_ZOOM,
     }
     return {
         "filters": filters,

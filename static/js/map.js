@@ -23,9 +23,12 @@
   var statusElement = document.getElementById("map-status");
   var form = document.getElementById("map-filters");
   var listLink = document.getElementById("map-list-link");
-  var clusterMaxZoom = config.maxZoom - 1;
+  // Beyond this zoom places show one by one (fewer levels to index: faster at 100,000 places).
+  var clusterMaxZoom = config.clusterMaxZoom;
   var markers = L.layerGroup().addTo(map);
+  var QUICK_INDEX_THRESHOLD = 20000;
   var index = null;
+  var indexMaxZoom = 0;
   var popupCache = {};
   var pointsRequest = 0;
   var countsRequest = 0;
@@ -159,6 +162,9 @@
       return;
     }
     var zoom = Math.round(map.getZoom());
+    if (indexMaxZoom < clusterMaxZoom) {
+      zoom = Math.min(zoom, indexMaxZoom);  // shallow index: stay clustered until the full one
+    }
     var bounds = map.getBounds().pad(0.25);
     var bbox = [
       Math.max(-180, bounds.getWest()), Math.max(-85, bounds.getSouth()),
@@ -192,6 +198,16 @@
     canvas.setAttribute("data-rendered", String(layers.length));
   }
 
+  function setIndex(features, maxZoom) {
+    var started = performance.now();
+    index = new Supercluster({ radius: 60, maxZoom: maxZoom, minPoints: 2 });
+    index.load(features);
+    indexMaxZoom = maxZoom;
+    canvas.setAttribute("data-index-zoom", String(maxZoom));
+    canvas.setAttribute("data-index-ms", String(Math.round(performance.now() - started)));
+    render();
+  }
+
   function loadPoints(url) {
     var request = ++pointsRequest;
     var started = performance.now();
@@ -209,22 +225,32 @@
         if (request !== pointsRequest) {
           return;
         }
-        var initiatives = {};
+        var initiatives = new Set();
         var features = new Array(data.points.length);
         for (var i = 0; i < data.points.length; i++) {
           var row = data.points[i];
-          initiatives[row[2]] = true;
+          initiatives.add(row[2]);
           features[i] = {
             type: "Feature",
             geometry: { type: "Point", coordinates: [row[0], row[1]] },
             properties: { id: row[2] },
           };
         }
-        index = new Supercluster({ radius: 60, maxZoom: clusterMaxZoom, minPoints: 2 });
-        index.load(features);
-        render();
+        // Large catalogues: a shallow index draws the first clusters quickly, the full one
+        // follows a moment later (a shallow index only knows the zooms up to quickZoom).
+        var quickZoom = Math.max(Math.round(map.getZoom()) + 2, 9);
+        if (features.length > QUICK_INDEX_THRESHOLD && quickZoom < clusterMaxZoom) {
+          setIndex(features, quickZoom);
+          window.setTimeout(function () {
+            if (request === pointsRequest) {
+              setIndex(features, clusterMaxZoom);
+            }
+          }, 30);
+        } else {
+          setIndex(features, clusterMaxZoom);
+        }
         var places = features.length;
-        var initiativeCount = Object.keys(initiatives).length;
+        var initiativeCount = initiatives.size;
         canvas.setAttribute("data-places", String(places));
         canvas.setAttribute("data-state", "ready");
         canvas.setAttribute("data-load-ms", String(Math.round(performance.now() - started)));

@@ -24,6 +24,7 @@ from directory.services.filters import InitiativeFilters
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     maps.payload_cache.clear()
+    maps.forget_catalogue_stamps()
     yield
     maps.payload_cache.clear()
 
@@ -231,3 +232,24 @@ def _multi(args: dict):
         for item in value if isinstance(value, list) else [value]:
             items.append((key, item))
     return MultiDict(items)
+
+
+def test_changes_from_another_process_show_after_the_stamp_delay(app_ctx, monkeypatch):
+    filters = InitiativeFilters()
+    before = maps.points_etag(filters, "compact")
+    initiative_id = db.session.scalar(
+        sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED).limit(1)
+    )
+    # Another process: its own engine and connection, none of this session's events.
+    other = sa.create_engine(db.engine.url)
+    with other.begin() as connection:
+        connection.execute(
+            sa.update(Initiative.__table__)
+            .where(Initiative.__table__.c.id == initiative_id)
+            .values(status=Status.ARCHIVED.value)
+        )
+    other.dispose()
+
+    assert maps.points_etag(filters, "compact") == before, "trusted for CATALOGUE_STAMP_TTL"
+    monkeypatch.setattr(maps, "CATALOGUE_STAMP_TTL", 0.0)
+    assert maps.points_etag(filters, "compact") != before
