@@ -428,6 +428,83 @@ def popup_details(initiative_id: int) -> PopupDetails | None:
     )
 
 
+# --- Small maps -------------------------------------------------------------------------------
+
+MINI_MAP_LIMIT = 300  # a département page shows at most this many places; the full map has all
+
+
+@dataclass(frozen=True)
+class MiniPoint:
+    lat: float
+    lon: float
+    label: str
+
+
+@dataclass(frozen=True)
+class MiniMap:
+    """The places of one initiative, organisation or département, for a small map."""
+
+    caption: str
+    points: list[MiniPoint]
+    total: int  # located places in all (more than ``points`` when limited)
+    filters: dict[str, str]  # the full map's filters for the same subject
+
+    def as_data(self) -> list[list]:
+        return [[p.lat, p.lon, p.label] for p in self.points]
+
+
+def mini_map(subject: Initiative | Organisation | Departement) -> MiniMap | None:
+    """A small map's places for an initiative sheet, an organisation or a département page."""
+    if isinstance(subject, Initiative):
+        filters: dict[str, str] = {}
+        caption = "Lieux de l’initiative"
+        where = [Initiative.id == subject.id]
+    elif isinstance(subject, Organisation):
+        filters = {"organisation": subject.slug}
+        caption = f"Lieux des initiatives de {subject.name}"
+        where = [
+            Initiative.id.in_(
+                sa.select(InitiativeOrganisation.initiative_id).where(
+                    InitiativeOrganisation.organisation_id == subject.id
+                )
+            )
+        ]
+    elif isinstance(subject, Departement):
+        filters = {"departement": subject.code}
+        caption = f"Initiatives du département {subject.label}"
+        where = []
+    else:
+        return None
+    place = orm.aliased(Place)
+    commune = orm.aliased(Commune)
+    precise = sa.and_(place.longitude.is_not(None), place.latitude.is_not(None))
+    lon = sa.case((precise, place.longitude), else_=commune.longitude)
+    lat = sa.case((precise, place.latitude), else_=commune.latitude)
+    statement = (
+        sa.select(lat, lon, Initiative.title, place.label, commune.name)
+        .select_from(place)
+        .join(Initiative, Initiative.id == place.initiative_id)
+        .outerjoin(commune, commune.code == place.commune_code)
+        .where(Initiative.status == Status.PUBLISHED, lon.is_not(None), lat.is_not(None), *where)
+    )
+    if isinstance(subject, Departement):
+        statement = statement.where(commune.departement_code == subject.code)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+    rows = db.session.execute(statement.order_by(place.id).limit(MINI_MAP_LIMIT))
+    points = []
+    for row_lat, row_lon, title, label, commune_name in rows:
+        if isinstance(subject, Initiative):
+            text = label or commune_name or title
+        else:
+            text = title + (f" ({commune_name})" if commune_name else "")
+        points.append(
+            MiniPoint(
+                round(row_lat, COORDINATE_DECIMALS), round(row_lon, COORDINATE_DECIMALS), text
+            )
+        )
+    return MiniMap(caption=caption, points=points, total=total or 0, filters=filters)
+
+
 # --- Page shell -----------------------------------------------------------------------------------
 
 

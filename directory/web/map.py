@@ -90,6 +90,13 @@ def popup(initiative_id: int):
     return render_template("map/_popup.html", details=details, url=url)
 
 
+@bp.app_template_global("mini_map")
+def mini_map(subject) -> maps.MiniMap | None:
+    """For ``templates/map/_mini_map.html``: the places of an initiative, organisation or
+    département (published initiatives only)."""
+    return maps.mini_map(subject) if subject is not None else None
+
+
 def sheet_url(slug: str) -> str:
     """The initiative's public sheet (``/initiatives/<slug>``)."""
     if "public.initiative" in current_app.view_functions:
