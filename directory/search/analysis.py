@@ -17,6 +17,7 @@ from whoosh.analysis import (
     RegexTokenizer,
     StemFilter,
     StopFilter,
+    Tokenizer,
 )
 from whoosh.lang import stopwords_for_language
 from whoosh.support.charset import accent_map
@@ -70,6 +71,66 @@ def french_analyzer() -> Analyzer:
     """The analyzer of every full-text field (and of the query words)."""
     return (
         RegexTokenizer(WORD_PATTERN)
+        | LowercaseFilter()
+        | CharsetFilter(_ligature_accent_map())
+        | StopFilter(stoplist=stop_words(), minsize=1)
+        | StemFilter(lang="fr", cachesize=50_000)
+    )
+
+
+# Weighted text: segments "<weight>\x1f<text>" joined by "\x1e" (see ``weighted_text``).
+SEGMENT_SEPARATOR = "\x1e"
+WEIGHT_SEPARATOR = "\x1f"
+POSITION_GAP = 100  # keeps a phrase from matching across two fields
+
+
+def weighted_text(parts: list[tuple[float, str]]) -> str:
+    """Several texts with their weights, for the single weighted ``content`` field."""
+    return SEGMENT_SEPARATOR.join(
+        f"{weight}{WEIGHT_SEPARATOR}{text.replace(SEGMENT_SEPARATOR, ' ')}"
+        for weight, text in parts
+        if text
+    )
+
+
+class WeightedTokenizer(Tokenizer):
+    """Words of weighted segments, each token carrying its segment's weight as its boost.
+
+    One field whose postings hold the summed weights ranks like one field per part with
+    per-field boosts, at the cost of reading a single posting list per term.
+    """
+
+    def __init__(self) -> None:
+        self._words = RegexTokenizer(WORD_PATTERN)
+
+    def __call__(self, value, positions=False, chars=False, start_pos=0, start_char=0, **kwargs):
+        position, offset = start_pos, start_char
+        for segment in value.split(SEGMENT_SEPARATOR):
+            raw_weight, separator, text = segment.partition(WEIGHT_SEPARATOR)
+            boost = float(raw_weight) if separator else 1.0
+            text = text if separator else segment
+            last = None
+            for token in self._words(
+                text,
+                positions=positions,
+                chars=chars,
+                start_pos=position,
+                start_char=offset,
+                **kwargs,
+            ):
+                token.boost = boost
+                last = token.pos if positions else None
+                yield token
+            if last is not None:
+                position = last + POSITION_GAP
+            offset += len(segment) + 1
+
+
+@cache
+def weighted_analyzer() -> Analyzer:
+    """The French analysis of the weighted ``content`` field."""
+    return (
+        WeightedTokenizer()
         | LowercaseFilter()
         | CharsetFilter(_ligature_accent_map())
         | StopFilter(stoplist=stop_words(), minsize=1)

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from whoosh import fields, index
+from whoosh import fields, formats, index
 from whoosh import query as wq
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import CLEAR
 
 from ..text import fold
-from .analysis import analyze, french_analyzer, plain_analyzer, plain_words
+from .analysis import analyze, plain_analyzer, plain_words, weighted_analyzer, weighted_text
 from .backend import IndexBusy, Matches, Mode, Sort
 from .documents import FIELD_WEIGHTS, TEXT_FIELDS, Document, document_key
 from .query import ParsedQuery, Unit
@@ -23,11 +23,13 @@ from .query import ParsedQuery, Unit
 PREFIX_EXPANSION = 60  # words a ``solid*`` may stand for: bounds the cost of short prefixes
 REBUILD_MEMORY_MB = 256
 FUZZY_MIN_LENGTH = 4
-READY_MARKER = "built"
+READY_MARKER = "built"  # holds the schema version of the last full build
+SCHEMA_VERSION = "2"  # bump when the schema or the analysis changes: the index is rebuilt
 
 
 def build_schema() -> fields.Schema:
-    text = {name: fields.TEXT(analyzer=french_analyzer()) for name in TEXT_FIELDS}
+    content = fields.TEXT(analyzer=weighted_analyzer())
+    content.format = formats.PositionBoosts()  # per-token weights (see WeightedTokenizer)
     return fields.Schema(
         key=fields.ID(unique=True, stored=True),
         kind=fields.ID,
@@ -38,7 +40,7 @@ def build_schema() -> fields.Schema:
         # Folded, unstemmed words: spelling suggestions, prefixes and fuzzy matching.
         words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
         title_words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
-        **text,
+        content=content,
     )
 
 
@@ -71,7 +73,9 @@ def _fields(document: Document) -> dict:
         "updated": document.updated,
         "words": "\n".join(text.values()),
         "title_words": text.get("title", ""),
-        **{name: text.get(name, "") for name in TEXT_FIELDS},
+        "content": weighted_text(
+            [(FIELD_WEIGHTS[name], text.get(name, "")) for name in TEXT_FIELDS]
+        ),
     }
 
 
@@ -88,7 +92,12 @@ class WhooshBackend:
 
     def exists(self) -> bool:
         """True once a first full build has completed (an empty folder is not an index)."""
-        return (self.path / READY_MARKER).exists() and index.exists_in(str(self.path))
+        marker = self.path / READY_MARKER
+        return (
+            marker.exists()
+            and marker.read_text().strip() == SCHEMA_VERSION
+            and index.exists_in(str(self.path))
+        )
 
     def _open(self) -> index.Index:
         if self._index is None:
@@ -148,7 +157,14 @@ class WhooshBackend:
         progress: Callable[[int], None] | None = None,
         timeout: float = 60.0,
     ) -> int:
-        """Replace the whole index with ``documents`` in one commit (searches go on meanwhile)."""
+        """Replace the whole index with ``documents`` in one commit (searches go on meanwhile).
+
+        An index of an older schema version is recreated first.
+        """
+        if index.exists_in(str(self.path)) and not self.exists():
+            self.close()
+            self.path.mkdir(parents=True, exist_ok=True)
+            index.create_in(str(self.path), build_schema())
         try:
             writer = self._open().writer(timeout=timeout, limitmb=REBUILD_MEMORY_MB)
         except LockError as error:
@@ -164,7 +180,7 @@ class WhooshBackend:
             writer.cancel()
             raise
         writer.commit(mergetype=CLEAR, optimize=True)
-        (self.path / READY_MARKER).touch()
+        (self.path / READY_MARKER).write_text(SCHEMA_VERSION)
         return count
 
     # Querying -------------------------------------------------------------------------------
@@ -172,7 +188,9 @@ class WhooshBackend:
     def _unit_query(self, unit: Unit, searcher: Searcher) -> wq.Query | None:
         if unit.prefix:
             return self._prefix_query(unit.text, searcher)
-        options = [q for q in (_expression_query(e) for e in (unit.text, *unit.alternatives)) if q]
+        options = list(
+            {q: None for q in (_expression_query(e) for e in (unit.text, *unit.alternatives)) if q}
+        )
         if not options:
             return None
         return options[0] if len(options) == 1 else wq.Or(options)
@@ -318,15 +336,13 @@ class WhooshBackend:
 
 
 def _expression_query(expression: str) -> wq.Query | None:
-    """One word or phrase searched in every full-text field, each with its weight."""
+    """One word or phrase, searched in the weighted ``content`` field."""
     terms = analyze(expression)
     if not terms:
         return None
     if len(terms) == 1:
-        return wq.Or(
-            [wq.Term(name, terms[0], boost=weight) for name, weight in FIELD_WEIGHTS.items()]
-        )
-    return wq.Or([wq.Phrase(name, terms, boost=weight) for name, weight in FIELD_WEIGHTS.items()])
+        return wq.Term("content", terms[0])
+    return wq.Phrase("content", terms)
 
 
 def _max_edits(word: str) -> int:

@@ -139,3 +139,16 @@ def test_autocomplete_titles_organisations_and_communes(app_ctx):
     found = {(s.type, s.label) for s in autocomplete("boutique sol")}
     assert ("initiative", "Boutique solidaire de Marseille") in found
     assert autocomplete("a") == []
+
+
+def test_field_weights_rank_title_before_summary_before_description(app_ctx):
+    make_initiative(title="Projet un", summary="Rien.", description="Un atelier de marqueterie.")
+    make_initiative(title="Projet deux", summary="Atelier de marqueterie.", description="Rien.")
+    make_initiative(title="Marqueterie solidaire", summary="Rien.", description="Rien.")
+    db.session.commit()
+    outcome = run_search(q="marqueterie")
+    assert [hit.entry.title for hit in outcome.initiatives.hits] == [
+        "Marqueterie solidaire",
+        "Projet deux",
+        "Projet un",
+    ]

@@ -1,0 +1,250 @@
+"""Search benchmark: rebuild, query latency (service and /recherche), edit visibility, FTS5.
+
+    .venv/bin/python bench/search.py --count 10000 [--queries 200] [--workdir /tmp/bench-10k]
+
+Builds a fresh SQLite instance (set-up + generated demo data), rebuilds the Whoosh index in a
+child process (time and peak memory), then runs the same fixed queries of each kind through the
+search service and through ``/recherche`` (test client), and through a bare SQLite FTS5 table
+(unicode61, remove_diacritics 2) over the same text as a baseline. Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from directory import create_app  # noqa: E402
+from directory.extensions import db  # noqa: E402
+from directory.models import Initiative, Status, Theme  # noqa: E402
+from directory.search import service  # noqa: E402
+from directory.search.analysis import stop_words  # noqa: E402
+from directory.text import fold  # noqa: E402
+
+KINDS = ("single", "several", "phrase", "prefix", "no-accents", "filters")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> str:
+    return f"p50 {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms"
+
+
+def environment(workdir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DIRECTORY_INSTANCE_PATH": str(workdir),
+        "DATABASE_URL": f"sqlite:///{workdir / 'annuaire.sqlite3'}",
+        "SEARCH_INDEX_DIR": str(workdir / "search-index"),
+    }
+
+
+def flask(workdir: Path, *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 - our own flask command, fixed arguments
+        [str(ROOT / ".venv/bin/flask"), "--app", "directory", *args],
+        env=environment(workdir),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def build_queries(count: int, rng: random.Random) -> dict[str, list[dict]]:
+    """Fixed queries drawn from the catalogue's own titles and summaries."""
+    rows = db.session.execute(
+        sa.select(Initiative.title, Initiative.summary)
+        .where(Initiative.status == Status.PUBLISHED)
+        .order_by(Initiative.id)
+        .limit(5000)
+    ).all()
+    stops = stop_words()
+    texts = [f"{title} {summary or ''}" for title, summary in rows]
+    word_lists = [
+        [w for w in re.findall(r"\w+", text) if len(w) > 3 and fold(w) not in stops]
+        for text in texts
+    ]
+    word_lists = [words for words in word_lists if len(words) >= 3]
+    accented = [w for words in word_lists for w in words if fold(w) != w.lower()]
+    themes = list(db.session.scalars(sa.select(Theme.slug)))
+    queries: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    for _ in range(count):
+        words = rng.choice(word_lists)
+        start = rng.randrange(len(words) - 1)
+        queries["single"].append({"q": rng.choice(words)})
+        queries["several"].append({"q": " ".join(rng.sample(words, 2))})
+        queries["phrase"].append({"q": f'"{words[start]} {words[start + 1]}"'})
+        queries["prefix"].append({"q": rng.choice(words)[:4] + "*"})
+        queries["no-accents"].append({"q": fold(rng.choice(accented or words))})
+        queries["filters"].append(
+            {"q": rng.choice(words), "region": "paca", "theme": rng.choice(themes)}
+        )
+    return queries
+
+
+def fts5_baseline(workdir: Path, queries: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """The same queries on a bare FTS5 table over the same text (no facets, no highlights)."""
+    path = workdir / "fts5.sqlite3"
+    path.unlink(missing_ok=True)
+    source = sqlite3.connect(workdir / "annuaire.sqlite3")
+    target = sqlite3.connect(path)
+    target.execute(
+        "CREATE VIRTUAL TABLE doc USING fts5(title, summary, description, sections,"
+        " tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    started = time.perf_counter()
+    target.executemany(
+        "INSERT INTO doc(rowid, title, summary, description, sections) VALUES (?, ?, ?, ?, ?)",
+        source.execute(
+            "SELECT id, title, summary, description, coalesce(genesis, '') || ' ' ||"
+            " coalesce(evaluation, '') || ' ' || coalesce(policy_impact, '') || ' ' ||"
+            " coalesce(public_support, '') FROM initiative WHERE status = 'published'"
+        ),
+    )
+    target.commit()
+    print(f"FTS5 build: {time.perf_counter() - started:.1f} s")
+    timings: dict[str, list[float]] = {}
+    for kind, items in queries.items():
+        timings[kind] = []
+        for args in items:
+            expression = _fts5_expression(args["q"])
+            started = time.perf_counter()
+            if expression:
+                target.execute("SELECT count(*) FROM doc WHERE doc MATCH ?", (expression,))
+                target.execute(
+                    "SELECT rowid FROM doc WHERE doc MATCH ? ORDER BY rank LIMIT 20",
+                    (expression,),
+                ).fetchall()
+            timings[kind].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _fts5_expression(text: str) -> str:
+    """FTS5 breaks on raw input: every word quoted, phrases and prefixes kept."""
+    if text.startswith('"'):
+        return '"' + " ".join(re.findall(r"\w+", text)) + '"'
+    if text.endswith("*"):
+        return '"' + text.rstrip("*") + '"*'
+    return " ".join(f'"{w}"' for w in re.findall(r"\w+", text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="keep the data of --workdir")
+    options = parser.parse_args()
+    workdir = options.workdir or Path(tempfile.gettempdir()) / f"annuaire-bench-{options.count}"
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    if not options.reuse:
+        for name in ("annuaire.sqlite3", "annuaire.sqlite3-wal", "annuaire.sqlite3-shm"):
+            (workdir / name).unlink(missing_ok=True)
+        print(f"Set-up: {flask(workdir, 'setup'):.1f} s")
+        seconds = flask(workdir, "demo-data", "--count", str(options.count), "--seed", "42")
+        print(f"Demo data ({options.count} initiatives): {seconds:.1f} s")
+
+    seconds = flask(workdir, "search", "rebuild")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    size_mb = sum(f.stat().st_size for f in (workdir / "search-index").iterdir()) / 2**20
+    print(
+        f"Rebuild: {seconds:.1f} s, peak memory (largest child) {peak_mb:.0f} MB, "
+        f"index {size_mb:.0f} MB"
+    )
+
+    env = environment(workdir)
+    app = create_app(
+        {
+            "INSTANCE_PATH": env["DIRECTORY_INSTANCE_PATH"],
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SEARCH_INDEX_DIR": env["SEARCH_INDEX_DIR"],
+        }
+    )
+    rng = random.Random(2011)
+    with app.app_context():
+        published = db.session.scalar(
+            sa.select(sa.func.count()).where(Initiative.status == Status.PUBLISHED)
+        )
+        print(f"Published initiatives: {published}")
+        queries = build_queries(options.queries, rng)
+        service.search(service.SearchRequest.from_args({"q": "solidarité"}))  # warm up
+
+        print(f"\nSearch service (both groups, facets, highlights), {options.queries} each:")
+        service_all: list[float] = []
+        for kind in KINDS:
+            timings = []
+            for args in queries[kind]:
+                started = time.perf_counter()
+                service.search(service.SearchRequest.from_args(args))
+                timings.append((time.perf_counter() - started) * 1000)
+                db.session.remove()
+            service_all += timings
+            print(f"  {kind:11} {summary(timings)}")
+        print(f"  {'all':11} {summary(service_all)}")
+
+    client = app.test_client()
+    print(f"\n/recherche (test client, full page), {options.queries} each:")
+    page_all: list[float] = []
+    for kind in KINDS:
+        timings = []
+        for args in queries[kind]:
+            started = time.perf_counter()
+            response = client.get("/recherche", query_string=args)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        page_all += timings
+        print(f"  {kind:11} {summary(timings)}")
+    print(f"  {'all':11} {summary(page_all)}")
+
+    with app.app_context():
+        edits = []
+        ids = list(
+            db.session.scalars(
+                sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED).limit(20)
+            )
+        )
+        for number, initiative_id in enumerate(ids):
+            word = f"zorglub{number}x"
+            initiative = db.session.get(Initiative, initiative_id)
+            started = time.perf_counter()
+            initiative.title = f"{initiative.title} {word}"
+            db.session.commit()
+            request = service.SearchRequest.from_args({"q": word})
+            while not service.search(request).initiatives.total:
+                if time.perf_counter() - started > 30:
+                    break
+            edits.append((time.perf_counter() - started) * 1000)
+        print(
+            f"\nEdit searchable (commit -> found by a search), 20 edits: {summary(edits)}, "
+            f"max {max(edits):.0f} ms"
+        )
+
+    fts = fts5_baseline(workdir, queries)
+    fts_all = [t for kind in KINDS for t in fts[kind]]
+    print(f"FTS5 baseline (count + top 20 by rank), {options.queries} each:")
+    for kind in KINDS:
+        print(f"  {kind:11} {summary(fts[kind])}")
+    print(f"  {'all':11} {summary(fts_all)}")
+    ratio = percentile(service_all, 0.95) / max(percentile(fts_all, 0.95), 0.001)
+    print(f"Ratio p95 search service / FTS5: {ratio:.1f}")
+
+
+if __name__ == "__main__":
+    main()
