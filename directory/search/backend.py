@@ -39,6 +39,7 @@ class Matches:
     """The entries a query matches (unordered), as backend handles mapped to entity ids."""
 
     handles: dict[int, int]  # backend handle -> entity id
+    complete: bool = False  # every match of the query, no filter applied
 
     @property
     def ids(self) -> set[int]:
@@ -56,6 +57,9 @@ class IndexWriter(Protocol):
 
 class SearchBackend(Protocol):
     def exists(self) -> bool: ...
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """One consistent view of the index for several calls (handles stay valid)."""
 
     def writer(self, timeout: float = 0.0) -> AbstractContextManager[IndexWriter]:
         """One writer at a time; raises ``IndexBusy`` after ``timeout`` seconds."""

@@ -33,7 +33,7 @@ from ..models import (
 from ..services.filters import InitiativeFilters, apply
 from ..territories import REGION_GROUPS
 
-FACET_REGIONS = ("paca", "languedoc-roussillon", "occitanie")
+FACET_REGIONS = ("paca", "languedoc-roussillon")  # "occitanie" is listed only when chosen
 _SMALL_SET = 500
 
 
@@ -185,7 +185,8 @@ def _departement_facet(
 
 def _region_facet(filters: InitiativeFilters, restriction: sa.ColumnElement[bool] | None) -> Facet:
     values = []
-    for key in FACET_REGIONS:
+    keys = FACET_REGIONS + ((filters.region,) if filters.region not in FACET_REGIONS else ())
+    for key in (k for k in keys if k):
         count = _count(matching_ids(replace(filters, region=key), restriction))
         if count or filters.region == key:
             values.append(FacetValue(key, REGION_GROUPS[key][0], count, filters.region == key))

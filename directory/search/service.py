@@ -162,6 +162,11 @@ class SearchOutcome:
 def search(request: SearchRequest) -> SearchOutcome:
     """Run one search: both result groups, the facets and the suggestions."""
     indexing.drain(timeout=0.0)  # this process sees every committed change
+    with indexing.get_backend().pinned():
+        return _search(request)
+
+
+def _search(request: SearchRequest) -> SearchOutcome:
     backend = indexing.get_backend()
     filters = request.filters
     parsed = parse(filters.q)
@@ -238,7 +243,7 @@ def search(request: SearchRequest) -> SearchOutcome:
 def _restrict(matches: Matches, allowed: set[int] | None) -> Matches:
     if allowed is None:
         return matches
-    return Matches({h: i for h, i in matches.handles.items() if i in allowed})
+    return Matches({h: i for h, i in matches.handles.items() if i in allowed}, complete=False)
 
 
 def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> set[int] | None:

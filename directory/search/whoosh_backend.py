@@ -85,6 +85,7 @@ class WhooshBackend:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._local = threading.local()
         self._index: index.Index | None = None
         self._searcher: Searcher | None = None
 
@@ -116,13 +117,27 @@ class WhooshBackend:
 
         Not ``Searcher.refresh()``: it reuses segment readers and so keeps deleted documents
         visible when a segment only gained deletions (measured with whoosh-reloaded 2.7.5).
+        A replaced searcher is left to the garbage collector, as a pinned call may still use it.
         """
+        pinned = getattr(self._local, "searcher", None)
+        if pinned is not None:
+            yield pinned
+            return
         with self._lock:
             if self._searcher is None or not self._searcher.up_to_date():
-                if self._searcher is not None:
-                    self._searcher.close()
                 self._searcher = self._open().searcher()
-            yield self._searcher
+            searcher = self._searcher
+        yield searcher
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Use one searcher for every call in the block, so that handles stay valid."""
+        with self._searching() as searcher:
+            self._local.searcher = searcher
+        try:
+            yield
+        finally:
+            self._local.searcher = None
 
     def close(self) -> None:
         with self._lock:
@@ -240,7 +255,8 @@ class WhooshBackend:
         with self._searching() as searcher:
             built = self._build(entity_type, parsed, mode, searcher)
             ids = searcher.reader().column_reader("entity_id")
-            return Matches({docnum: ids[docnum] for docnum in searcher.docs_for_query(built)})
+            handles = {docnum: ids[docnum] for docnum in searcher.docs_for_query(built)}
+            return Matches(handles, complete=True)
 
     def rank(
         self,
@@ -256,7 +272,9 @@ class WhooshBackend:
             return []
         with self._searching() as searcher:
             built = self._build(entity_type, parsed, mode, searcher)
-            options: dict = {"filter": set(allowed.handles), "limit": offset + limit}
+            options: dict = {"limit": offset + limit}
+            if not allowed.complete:
+                options["filter"] = set(allowed.handles)
             if sort == Sort.UPDATED:
                 options.update(sortedby="updated", reverse=True)
             elif sort == Sort.TITLE:
