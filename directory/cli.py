@@ -55,7 +55,10 @@ def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None
             f"{removed['organisations']} organisations."
         )
         return
-    created = demo.create_demo_data(count, seed=random_seed, progress=True)
+    try:
+        created = demo.create_demo_data(count, seed=random_seed, progress=True)
+    except demo.DemoDataError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(
         f"Données de démonstration créées : {created['initiatives']} initiatives, "
         f"{created['organisations']} organisations, {created['places']} lieux."

@@ -83,11 +83,8 @@ HISTORY_DAYS = 8 * 365
 JITTER_DEGREES = 0.008
 
 
-class DemoDataError(click.ClickException):
-    """Demo data cannot be generated here (no gazetteer).
-
-    A ``ClickException`` so that the ``demo-data`` command shows the message without a traceback.
-    """
+class DemoDataError(RuntimeError):
+    """Demo data cannot be generated here (no gazetteer); the message is for the user."""
 
 
 @dataclass(frozen=True)
