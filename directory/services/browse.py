@@ -308,11 +308,15 @@ def list_organisations(
 class OrganisationProfile:
     organisation: Organisation
     initiative_links: list[InitiativeOrganisation]  # published initiatives, with the role
+    initiative_count: int  # all of them, when the list above is cut
     events: list[tuple[Event, list[str]]]  # published events, with the roles held
 
 
-def get_organisation(slug: str) -> OrganisationProfile | None:
-    """The published organisation with this slug and its public initiatives and events."""
+def get_organisation(slug: str, initiatives: int = 50) -> OrganisationProfile | None:
+    """The published organisation with this slug, its first public initiatives and its events.
+
+    The initiatives are cut at ``initiatives``: the page links to the filtered list for the rest.
+    """
     if not _plausible_slug(slug):
         return None
     organisation = db.session.scalar(
@@ -326,20 +330,27 @@ def get_organisation(slug: str) -> OrganisationProfile | None:
     )
     if organisation is None:
         return None
+    in_organisation = sa.and_(
+        InitiativeOrganisation.organisation_id == organisation.id,
+        Initiative.status == Status.PUBLISHED,
+    )
+    initiative_count = _count(
+        sa.select(sa.func.count(sa.distinct(Initiative.id)))
+        .join(InitiativeOrganisation, InitiativeOrganisation.initiative_id == Initiative.id)
+        .where(in_organisation)
+    )
     links = list(
         db.session.scalars(
             sa.select(InitiativeOrganisation)
             .join(InitiativeOrganisation.initiative)
-            .where(
-                InitiativeOrganisation.organisation_id == organisation.id,
-                Initiative.status == Status.PUBLISHED,
-            )
+            .where(in_organisation)
             .options(
                 selectinload(InitiativeOrganisation.initiative)
                 .selectinload(Initiative.places)
                 .selectinload(Place.commune)
             )
-            .order_by(Initiative.title, InitiativeOrganisation.role)
+            .order_by(Initiative.title, Initiative.id, InitiativeOrganisation.role)
+            .limit(initiatives)
         )
     )
     event_links = db.session.scalars(
@@ -355,7 +366,10 @@ def get_organisation(slug: str) -> OrganisationProfile | None:
     for link in event_links:
         events.setdefault(link.event_id, (link.event, []))[1].append(link.role.label)
     return OrganisationProfile(
-        organisation=organisation, initiative_links=links, events=list(events.values())
+        organisation=organisation,
+        initiative_links=links,
+        initiative_count=initiative_count,
+        events=list(events.values()),
     )
 
 

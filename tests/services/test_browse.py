@@ -252,6 +252,9 @@ def test_organisation_profile_lists_public_initiatives_with_roles_and_events():
 
     roles = [(link.initiative.slug, link.role.value) for link in profile.initiative_links]
     assert roles == [(funded.slug, "financeur"), (led.slug, "porteur")]
+    assert profile.initiative_count == 2
+    cut = browse.get_organisation(organisation.slug, initiatives=1)
+    assert len(cut.initiative_links) == 1 and cut.initiative_count == 2
     assert [(event.title, labels) for event, labels in profile.events] == [
         ("Journée partenaire", ["Partenaire"])
     ]

@@ -425,3 +425,20 @@ def test_sorts_render(client, sort):
     response = client.get(f"/initiatives?tri={sort}")
     assert response.status_code == 200
     assert f'<option value="{sort}" selected>' in _text(response)
+
+
+def test_organisation_page_with_many_initiatives_links_to_the_filtered_list(app, client):
+    def build():
+        organisation = make_organisation(name="Grand réseau")
+        for number in range(51):
+            make_initiative(title=f"Antenne {number:02d}", lead=organisation)
+        return organisation.slug
+
+    slug = _build(app, build)
+    page = _text(client.get(f"/organisations/{slug}"))
+
+    assert "Ses initiatives (51)" in page
+    assert "Antenne 49" in page and "Antenne 50" not in page
+    assert f'href="/initiatives?organisation={slug}"' in page
+    listed = _text(client.get(f"/initiatives?organisation={slug}"))
+    assert "51 initiatives" in listed
