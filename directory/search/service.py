@@ -7,6 +7,7 @@ qualify, so the search, the list and the map agree on the same address.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -236,8 +237,27 @@ def _search(request: SearchRequest) -> SearchOutcome:
     for word in unknown:
         suggestion = backend.suggest(word)
         if suggestion:
-            outcome.corrections[word] = suggestion
+            outcome.corrections[word] = _as_written(suggestion, backend)
     return outcome
+
+
+def _as_written(folded: str, backend) -> str:
+    """The catalogue's own spelling of a folded word ("mediation" -> "médiation")."""
+    for entity_type, entity_id in backend.entries_with_word(folded):
+        model = Initiative if entity_type == INITIATIVE else Organisation
+        entry = db.session.get(model, entity_id)
+        if entry is None:
+            continue
+        texts = (
+            [entry.title, entry.summary, entry.description]
+            if model is Initiative
+            else [entry.name, entry.tagline, entry.description]
+        )
+        for text in texts:
+            for written in re.findall(r"\w+", text or ""):
+                if fold(written) == folded:
+                    return written.lower()
+    return folded
 
 
 def _restrict(matches: Matches, allowed: set[int] | None) -> Matches:

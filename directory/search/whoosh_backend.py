@@ -326,6 +326,12 @@ class WhooshBackend:
         )
         return candidates[0] if candidates and candidates[0] != folded[0] else None
 
+    def entries_with_word(self, word: str, limit: int = 3) -> list[tuple[str, int]]:
+        """A few entries whose text contains the folded ``word`` (to recover its accents)."""
+        with self._searching() as searcher:
+            results = searcher.search(wq.Term("words", word), limit=limit)
+            return [_split_key(hit["key"]) for hit in results]
+
     def complete(self, entity_type: str, text: str, limit: int) -> list[int]:
         """Entries whose title contains every typed word, the last one as a prefix."""
         words = plain_words(text) or [fold(w) for w in text.split() if w.strip()]
@@ -344,13 +350,17 @@ class WhooshBackend:
         found: dict[tuple[str, int], str] = {}
         with self._searching() as searcher:
             for stored in searcher.reader().all_stored_fields():
-                entity_type, _, raw_id = stored["key"].partition(":")
-                found[(entity_type, int(raw_id))] = stored.get("digest", "")
+                found[_split_key(stored["key"])] = stored.get("digest", "")
         return found
 
     def doc_count(self) -> int:
         with self._searching() as searcher:
             return searcher.doc_count()
+
+
+def _split_key(key: str) -> tuple[str, int]:
+    entity_type, _, raw_id = key.partition(":")
+    return entity_type, int(raw_id)
 
 
 def _expression_query(expression: str) -> wq.Query | None:

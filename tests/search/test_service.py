@@ -49,7 +49,7 @@ def test_misspelt_words_get_suggestions_and_fuzzy_results(app_ctx):
     make_initiative(title="Accompagnement numérique", summary="Médiation pour tous.")
     db.session.commit()
     outcome = run_search(q="mediaton")
-    assert outcome.corrections == {"mediaton": "mediation"}
+    assert outcome.corrections == {"mediaton": "médiation"}
     assert outcome.mode == Mode.FUZZY
     assert titles(outcome) == {"Accompagnement numérique"}
 

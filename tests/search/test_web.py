@@ -54,7 +54,8 @@ def test_facets_are_links_that_filter(catalogue, client):
     assert link is not None
     filtered = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "12\u00a0initiatives" in filtered
-    assert 'aria-pressed="true"' in filtered
+    assert 'aria-current="true"' in filtered
+    assert "Filtre actif" in filtered
 
 
 def test_organisations_tab(catalogue, client):
