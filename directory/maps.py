@@ -374,6 +374,30 @@ def departements_geojson(layer: Sequence[DepartementCount]) -> dict:
     }
 
 
+def territory_bounds(
+    layer: Sequence[DepartementCount], codes: Iterable[str]
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """South-west and north-east corners of these départements' outlines (default: PACA + L-R)."""
+    wanted = set(codes)
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(coordinates) -> None:
+        if coordinates and isinstance(coordinates[0], (int, float)):
+            lons.append(coordinates[0])
+            lats.append(coordinates[1])
+        else:
+            for part in coordinates or ():
+                walk(part)
+
+    for item in layer:
+        if item.code in wanted and item.outline:
+            walk(item.outline.get("coordinates"))
+    if not lons:
+        return DEFAULT_BOUNDS
+    return (min(lats), min(lons)), (max(lats), max(lons))
+
+
 def _geometry(outline: str | None) -> dict | None:
     if not outline:
         return None

@@ -117,6 +117,7 @@ def _page_context(filters: InitiativeFilters) -> dict:
         layer,
         tiles_url=current_app.config["MAP_TILES_URL"],
         tiles_attribution=current_app.config["MAP_TILES_ATTRIBUTION"],
+        bounds=maps.territory_bounds(layer, filters.departement_codes()),
     )
     args = filters.to_args()
     config = {

@@ -375,6 +375,14 @@
     });
   }
 
+  // Close up, the département colours would hide the streets: fade them.
+  function fadeDepartements() {
+    if (departementLayer) {
+      departementLayer.setStyle({ fillOpacity: map.getZoom() > 10 ? 0.08 : 0.45 });
+    }
+  }
+
   map.on("moveend", render);
+  map.on("zoomend", fadeDepartements);
   loadPoints(config.initialPoints || withQuery(config.points, queryString()));
 })();

@@ -253,3 +253,12 @@ def test_changes_from_another_process_show_after_the_stamp_delay(app_ctx, monkey
     assert maps.points_etag(filters, "compact") == before, "trusted for CATALOGUE_STAMP_TTL"
     monkeypatch.setattr(maps, "CATALOGUE_STAMP_TTL", 0.0)
     assert maps.points_etag(filters, "compact") != before
+
+
+def test_the_map_opens_on_the_chosen_territory(app_ctx):
+    layer = maps.departement_layer(InitiativeFilters())
+
+    (south, west), (north, east) = maps.territory_bounds(layer, ["84"])
+    assert 43.5 < south < north < 44.6 and 4.5 < west < east < 5.9  # Vaucluse
+    assert maps.territory_bounds(layer, []) == maps.DEFAULT_BOUNDS
+    assert maps.territory_bounds(layer, ["99"]) == maps.DEFAULT_BOUNDS
