@@ -442,3 +442,16 @@ def test_organisation_page_with_many_initiatives_links_to_the_filtered_list(app,
     assert f'href="/initiatives?organisation={slug}"' in page
     listed = _text(client.get(f"/initiatives?organisation={slug}"))
     assert "51 initiatives" in listed
+
+
+def test_sheet_organisation_and_territory_pages_show_a_small_map_of_places(app, client):
+    def build():
+        organisation = make_organisation(name="Association marseillaise")
+        return make_initiative(commune="13055", lead=organisation).slug, organisation.slug
+
+    initiative, organisation = _build(app, build)
+
+    for url in (f"/initiatives/{initiative}", f"/organisations/{organisation}", "/territoires/13"):
+        body = client.get(url).get_data(as_text=True)
+        assert "data-mini-map=" in body, url
+        assert "<script>" not in body  # scripts come from static files only
