@@ -17,19 +17,46 @@ from whoosh.writing import CLEAR
 from ..text import fold
 from .analysis import analyze, plain_analyzer, plain_words, weighted_analyzer, weighted_text
 from .backend import IndexBusy, Matches, Mode, Sort
-from .documents import FIELD_WEIGHTS, TEXT_FIELDS, Document, document_key
+from .documents import (
+    FIELD_WEIGHTS,
+    INITIATIVE,
+    ORGANISATION,
+    TEXT_FIELDS,
+    Document,
+    document_key,
+)
 from .query import ParsedQuery, Unit
 
 PREFIX_EXPANSION = 60  # words a ``solid*`` may stand for: bounds the cost of short prefixes
 REBUILD_MEMORY_MB = 256
 FUZZY_MIN_LENGTH = 4
 READY_MARKER = "built"  # holds the schema version of the last full build
-SCHEMA_VERSION = "2"  # bump when the schema or the analysis changes: the index is rebuilt
+SCHEMA_VERSION = "3"  # bump when the schema or the analysis changes: the index is rebuilt
+
+
+# One weighted field per kind of entry: a query on one kind then reads no posting of the other
+# and needs no "kind" clause, which keeps Whoosh's top-N skipping effective.
+CONTENT_FIELDS = {INITIATIVE: "content", ORGANISATION: "org_content"}
+# The vocabulary (spelling, prefixes, fuzzy) comes from the short fields only: the long texts
+# would double the indexing work for little gain.
+VOCABULARY_FIELDS = (
+    "title",
+    "organisations",
+    "summary",
+    "themes",
+    "publics",
+    "territory",
+    "events",
+)
+
+
+def _weighted_field() -> fields.TEXT:
+    field = fields.TEXT(analyzer=weighted_analyzer())
+    field.format = formats.PositionBoosts()  # per-token weights (see WeightedTokenizer)
+    return field
 
 
 def build_schema() -> fields.Schema:
-    content = fields.TEXT(analyzer=weighted_analyzer())
-    content.format = formats.PositionBoosts()  # per-token weights (see WeightedTokenizer)
     return fields.Schema(
         key=fields.ID(unique=True, stored=True),
         kind=fields.ID,
@@ -40,7 +67,8 @@ def build_schema() -> fields.Schema:
         # Folded, unstemmed words: spelling suggestions, prefixes and fuzzy matching.
         words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
         title_words=fields.TEXT(analyzer=plain_analyzer(), phrase=False),
-        content=content,
+        content=_weighted_field(),
+        org_content=_weighted_field(),
     )
 
 
@@ -71,9 +99,9 @@ def _fields(document: Document) -> dict:
         "digest": document.digest,
         "title_sort": document.title_sort or " ",
         "updated": document.updated,
-        "words": "\n".join(text.values()),
+        "words": "\n".join(text.get(name, "") for name in VOCABULARY_FIELDS),
         "title_words": text.get("title", ""),
-        "content": weighted_text(
+        CONTENT_FIELDS[document.entity_type]: weighted_text(
             [(FIELD_WEIGHTS[name], text.get(name, "")) for name in TEXT_FIELDS]
         ),
     }
@@ -86,6 +114,7 @@ class WhooshBackend:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._local = threading.local()
+        self._ids_cache: tuple[Searcher, list[int]] | None = None
         self._index: index.Index | None = None
         self._searcher: Searcher | None = None
 
@@ -200,19 +229,18 @@ class WhooshBackend:
 
     # Querying -------------------------------------------------------------------------------
 
-    def _unit_query(self, unit: Unit, searcher: Searcher) -> wq.Query | None:
+    def _unit_query(self, unit: Unit, field: str, searcher: Searcher) -> wq.Query | None:
         if unit.prefix:
-            return self._prefix_query(unit.text, searcher)
-        options = list(
-            {q: None for q in (_expression_query(e) for e in (unit.text, *unit.alternatives)) if q}
-        )
+            return self._prefix_query(unit.text, field, searcher)
+        expressions = (unit.text, *unit.alternatives)
+        options = list({q: None for q in (_expression_query(e, field) for e in expressions) if q})
         if not options:
             return None
         return options[0] if len(options) == 1 else wq.Or(options)
 
-    def _prefix_query(self, text: str, searcher: Searcher) -> wq.Query | None:
+    def _prefix_query(self, text: str, field: str, searcher: Searcher) -> wq.Query | None:
         words = self._expand_prefix(text, searcher)
-        options = [q for q in (_expression_query(w) for w in words) if q]
+        options = list({q: None for q in (_expression_query(w, field) for w in words) if q})
         return wq.Or(options) if options else wq.NullQuery
 
     def _expand_prefix(self, text: str, searcher: Searcher) -> list[str]:
@@ -227,6 +255,7 @@ class WhooshBackend:
     def _build(
         self, entity_type: str, parsed: ParsedQuery, mode: Mode, searcher: Searcher
     ) -> wq.Query:
+        field = CONTENT_FIELDS[entity_type]
         if mode == Mode.FUZZY:
             parts: list[wq.Query] = []
             for word in parsed.words:
@@ -239,24 +268,35 @@ class WhooshBackend:
                         )
             main: wq.Query = wq.Or(parts) if parts else wq.NullQuery
         else:
-            units = [q for q in (self._unit_query(u, searcher) for u in parsed.units) if q]
+            units = [q for q in (self._unit_query(u, field, searcher) for u in parsed.units) if q]
             if not units:
                 main = wq.NullQuery
             elif len(units) == 1:
                 main = units[0]
             else:
                 main = wq.And(units) if mode == Mode.ALL else wq.Or(units)
-        excluded = [q for q in (_expression_query(w) for w in parsed.excluded) if q]
+        excluded = [q for q in (_expression_query(w, field) for w in parsed.excluded) if q]
         if excluded:
             main = wq.AndNot(main, wq.Or(excluded))
-        return wq.And([wq.Term("kind", entity_type), main])
+        # Only the fuzzy words field is shared by both kinds of entry.
+        return wq.And([wq.Term("kind", entity_type), main]) if mode == Mode.FUZZY else main
 
     def match(self, entity_type: str, parsed: ParsedQuery, mode: Mode) -> Matches:
         with self._searching() as searcher:
             built = self._build(entity_type, parsed, mode, searcher)
-            ids = searcher.reader().column_reader("entity_id")
+            ids = self._entity_ids(searcher)
             handles = {docnum: ids[docnum] for docnum in searcher.docs_for_query(built)}
             return Matches(handles, complete=True)
+
+    def _entity_ids(self, searcher: Searcher) -> list[int]:
+        """Entity id by document number, read once per searcher (a column read per match is
+        the slowest part of a broad query otherwise)."""
+        cached = self._ids_cache
+        if cached is not None and cached[0] is searcher:
+            return cached[1]
+        ids = list(searcher.reader().column_reader("entity_id"))
+        self._ids_cache = (searcher, ids)
+        return ids
 
     def rank(
         self,
@@ -309,7 +349,10 @@ class WhooshBackend:
             reader = searcher.reader()
             for word in words:
                 folded = plain_words(word)
-                if folded and not any(reader.frequency("words", f) for f in folded):
+                if not folded or any(reader.frequency("words", f) for f in folded):
+                    continue
+                stems = analyze(word)
+                if not any(reader.frequency(f, t) for f in CONTENT_FIELDS.values() for t in stems):
                     unknown.append(word)
         return unknown
 
@@ -363,14 +406,14 @@ def _split_key(key: str) -> tuple[str, int]:
     return entity_type, int(raw_id)
 
 
-def _expression_query(expression: str) -> wq.Query | None:
-    """One word or phrase, searched in the weighted ``content`` field."""
+def _expression_query(expression: str, field: str) -> wq.Query | None:
+    """One word or phrase, searched in a weighted content field."""
     terms = analyze(expression)
     if not terms:
         return None
     if len(terms) == 1:
-        return wq.Term("content", terms[0])
-    return wq.Phrase("content", terms)
+        return wq.Term(field, terms[0])
+    return wq.Phrase(field, terms)
 
 
 def _max_edits(word: str) -> int:
