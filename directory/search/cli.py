@@ -40,7 +40,12 @@ def verify_command(no_repair: bool) -> None:
     """Compare the index with the database; repair differences (exit status 1 if any)."""
     from . import indexing
 
-    report = indexing.verify(repair=not no_repair)
+    try:
+        report = indexing.verify(repair=not no_repair)
+    except indexing.IndexBusy as error:
+        raise click.ClickException(
+            "L’index est en cours d’écriture par un autre processus ; réessayez dans un instant."
+        ) from error
     if not report.differences:
         click.echo("Index conforme à la base de données.")
         return

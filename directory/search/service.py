@@ -151,7 +151,7 @@ class SearchOutcome:
     def corrected_query(self) -> str:
         text = self.request.filters.q
         for word, suggestion in self.corrections.items():
-            text = text.replace(word, suggestion)
+            text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", suggestion, text)
         return text
 
     @property

@@ -110,3 +110,13 @@ def test_organisation_kind_facet(catalogue):
     assert [(v.value, v.count) for v in outcome.kind_facet.values] == [("association", 1)]
     outcome = run_search(q="tisserands", onglet="organisations", type="collectivite")
     assert outcome.organisations.total == 0
+
+
+def test_large_id_sets_are_bound_as_one_parameter(app_ctx):
+    from directory.search.facets import id_in
+
+    ids = set(db.session.scalars(sa.select(Initiative.id)))
+    wanted = set(range(1, 2000)) | ids  # beyond the plain IN list size
+    count = sa.select(sa.func.count()).select_from(Initiative)
+    assert db.session.scalar(count.where(id_in(Initiative.id, wanted))) == len(ids)
+    assert db.session.scalar(count.where(id_in(Initiative.id, set()))) == 0

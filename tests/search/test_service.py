@@ -152,3 +152,12 @@ def test_field_weights_rank_title_before_summary_before_description(app_ctx):
         "Projet deux",
         "Projet un",
     ]
+
+
+def test_corrected_query_replaces_whole_words_only(app_ctx):
+    from directory.search import service
+
+    request = service.SearchRequest.from_args({"q": "art partage"})
+    outcome = service.SearchOutcome(request, service.ResultGroup(), service.ResultGroup())
+    outcome.corrections = {"art": "arts"}
+    assert outcome.corrected_query == "arts partage"
