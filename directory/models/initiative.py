@@ -125,6 +125,9 @@ class Initiative(EntryMixin, db.Model):
         secondary="event_initiative", back_populates="initiatives", viewonly=True
     )
 
+    # The public lists and the home page show the latest published changes first.
+    __table_args__ = (sa.Index("ix_initiative_status_updated_at", "status", "updated_at"),)
+
     @property
     def lead_organisations(self) -> list[Organisation]:
         return [

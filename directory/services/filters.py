@@ -59,7 +59,7 @@ class InitiativeFilters:
         def many(key: str) -> tuple[str, ...]:
             values = []
             for raw in getlist(key):
-                values.extend(part.strip() for part in str(raw).split(","))
+                values.extend(part.strip() for part in _clean(raw, 2000).split(","))
             cleaned = tuple(dict.fromkeys(v for v in values if v))
             return cleaned[:MAX_VALUES]
 
@@ -74,20 +74,20 @@ class InitiativeFilters:
             errors.append("Code de département invalide ignoré.")
             departements = tuple(code for code in departements if _is_departement_code(code))
 
-        region = str(args.get("region", "")).strip()
+        region = _clean(args.get("region", ""))
         if region and region not in REGION_GROUPS:
             errors.append("Région inconnue ignorée.")
             region = ""
 
         year = None
-        raw_year = str(args.get("annee", args.get("year", ""))).strip()
+        raw_year = _clean(args.get("annee", args.get("year", "")))
         if raw_year:
             if raw_year.isdigit() and 1900 <= int(raw_year) <= 2100:
                 year = int(raw_year)
             else:
                 errors.append("Année invalide ignorée.")
 
-        q = str(args.get("q", "")).replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
+        q = _clean(args.get("q", ""), MAX_QUERY_LENGTH)
         return cls(
             q=q,
             themes=many("theme"),
@@ -95,8 +95,8 @@ class InitiativeFilters:
             stages=stages,
             departements=departements,
             region=region,
-            organisation=str(args.get("organisation", "")).strip()[:200],
-            event=str(args.get("evenement", args.get("event", ""))).strip()[:200],
+            organisation=_clean(args.get("organisation", "")),
+            event=_clean(args.get("evenement", args.get("event", ""))),
             year=year,
             errors=tuple(errors),
         )
@@ -144,6 +144,11 @@ class InitiativeFilters:
     @property
     def restricts_territory(self) -> bool:
         return bool(self.departements or self.region)
+
+
+def _clean(value: object, max_length: int = 200) -> str:
+    """A bounded, stripped string without NUL bytes (PostgreSQL refuses them in text)."""
+    return str(value).replace("\x00", "").strip()[:max_length]
 
 
 def _is_departement_code(code: str) -> bool:

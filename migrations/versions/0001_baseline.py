@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 19:52:19.870047
+Create Date: 2026-11-25 20:22:50.188470
 
 """
 from alembic import op
@@ -48,6 +48,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_initiative_stage'), ['stage'], unique=False)
         batch_op.create_index(batch_op.f('ix_initiative_start_year'), ['start_year'], unique=False)
         batch_op.create_index(batch_op.f('ix_initiative_status'), ['status'], unique=False)
+        batch_op.create_index('ix_initiative_status_updated_at', ['status', 'updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_initiative_title'), ['title'], unique=False)
 
     op.create_table('public',
@@ -485,6 +486,7 @@ def downgrade():
     op.drop_table('public')
     with op.batch_alter_table('initiative', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_initiative_title'))
+        batch_op.drop_index('ix_initiative_status_updated_at')
         batch_op.drop_index(batch_op.f('ix_initiative_status'))
         batch_op.drop_index(batch_op.f('ix_initiative_start_year'))
         batch_op.drop_index(batch_op.f('ix_initiative_stage'))
