@@ -608,7 +608,9 @@ def build_shell(
     )
     departements.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
-    fmap.fit_bounds([list(bounds[0]), list(bounds[1])])
+    fit = folium.map.FitBounds([list(bounds[0]), list(bounds[1])])
+    fit.options["animate"] = False  # open on the territory at once, without a zoom animation
+    fmap.add_child(fit)
 
     root = fmap.get_root()
     root.render()

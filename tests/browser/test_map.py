@@ -188,6 +188,10 @@ def test_the_embedded_map_draws_the_same_places(map_server, page, csp_errors):
         " window[c.map].setZoom(7, { animate: false }); }"
     )
     page.wait_for_timeout(300)
-    assert page.evaluate(SUM_SHOWN) == expected
+    assert page.evaluate(SUM_SHOWN) == expected, page.evaluate(
+        "() => { const c = JSON.parse(document.getElementById('map-config').textContent);"
+        " const m = window[c.map]; return [m.getZoom(), m.getSize(), m.getBounds().toBBoxString(),"
+        " document.querySelector('#map-canvas').dataset]; }"
+    )
     assert page.locator("header.fr-header").count() == 0
     assert not csp_errors
