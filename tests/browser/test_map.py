@@ -195,3 +195,28 @@ def test_the_embedded_map_draws_the_same_places(map_server, page, csp_errors):
     )
     assert page.locator("header.fr-header").count() == 0
     assert not csp_errors
+
+
+@pytest.mark.parametrize("path", ["/carte", "/embed/carte?region=paca"])
+def test_no_serious_accessibility_violation_on_the_map(map_server, browser, axe_source, path):
+    url, _app = map_server
+    # CSP bypassed only so that axe-core can be injected.
+    context = browser.new_context(
+        locale="fr-FR", viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
+    page = context.new_page()
+    try:
+        page.goto(url + path)
+        wait_ready(page)
+        page.add_script_tag(path=str(axe_source))
+        violations = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        )
+    finally:
+        context.close()
+    blocking = [
+        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not blocking, "\n".join(blocking)
