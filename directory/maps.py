@@ -29,6 +29,7 @@ from .extensions import db
 from .models import (
     Commune,
     Departement,
+    Event,
     Initiative,
     InitiativeOrganisation,
     Organisation,
@@ -449,6 +450,41 @@ def popup_details(initiative_id: int) -> PopupDetails | None:
         organisations=list(dict.fromkeys(leads)),
         communes=list(dict.fromkeys(communes)),
         themes=[theme.name for theme in initiative.themes],
+    )
+
+
+# --- Filter choices ----------------------------------------------------------------------------
+
+MAX_ORGANISATION_CHOICES = 200  # beyond, the organisation filter is chosen from its page
+
+
+@dataclass(frozen=True)
+class ExtraChoices:
+    """Choices of the map's panel beyond the shared ones: events and organisations."""
+
+    events: list[tuple[str, str]]
+    organisations: list[tuple[str, str]] | None  # None: too many to list
+
+
+def extra_choices() -> ExtraChoices:
+    events = db.session.execute(
+        sa.select(Event.slug, Event.title)
+        .where(Event.status == Status.PUBLISHED)
+        .order_by(Event.date.desc(), Event.title)
+    )
+    leading = (
+        sa.select(Organisation.slug, Organisation.name)
+        .where(
+            Organisation.status == Status.PUBLISHED,
+            Organisation.id.in_(sa.select(InitiativeOrganisation.organisation_id)),
+        )
+        .order_by(Organisation.name)
+        .limit(MAX_ORGANISATION_CHOICES + 1)
+    )
+    organisations = [(slug, name) for slug, name in db.session.execute(leading)]
+    return ExtraChoices(
+        events=[(slug, title) for slug, title in events],
+        organisations=organisations if len(organisations) <= MAX_ORGANISATION_CHOICES else None,
     )
 
 

@@ -141,6 +141,7 @@ def _page_context(filters: InitiativeFilters) -> dict:
         "layer": layer,
         "legend": maps.legend(layer),
         "choices": browse.filter_choices(),
+        "extra": maps.extra_choices(),
         "list_url": list_url(filters),
         "map_config": config,
     }
