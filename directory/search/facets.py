@@ -7,7 +7,7 @@ that value would give. (Whoosh ``groupedby`` takes seconds at 100,000 entries; S
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -100,16 +100,11 @@ def initiative_facets(
             filters.publics,
         ),
         _stage_facet(ids_without("stages"), filters.stages),
-        _departement_facet(filters, restriction),
-        _region_facet(filters, restriction),
+        *_territory_facets(filters, restriction),
         _event_facet(ids_without("event"), filters.event),
         _year_facet(ids_without("year"), filters.year),
     ]
     return [facet for facet in facets if facet.values]
-
-
-def _count(statement: sa.Select) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
 
 
 def _taxonomy_facet(
@@ -153,9 +148,14 @@ def _stage_facet(ids: sa.Select, selected: tuple[str, ...]) -> Facet:
     )
 
 
-def _departement_facet(
+def _territory_facets(
     filters: InitiativeFilters, restriction: sa.ColumnElement[bool] | None
-) -> Facet:
+) -> tuple[Facet, Facet]:
+    """Département and région counts from one set of (initiative, département) pairs.
+
+    Both are counted over the other filters without any territory; choosing a région then keeps
+    the chosen départements of that région only, as ``InitiativeFilters.departement_codes`` does.
+    """
     ids = matching_ids(filters.without("departements").without("region"), restriction)
     pairs = sa.union(
         sa.select(
@@ -176,21 +176,36 @@ def _departement_facet(
     )
     if filters.region:  # only the département of the chosen région can be chosen
         statement = statement.where(Departement.code.in_(REGION_GROUPS[filters.region][1]))
-    values = [
-        FacetValue(code, f"{name} ({code})", count, code in filters.departements)
-        for code, name, count in db.session.execute(statement)
-    ]
-    return Facet("departement", "Département", tuple(values))
+    departements = Facet(
+        "departement",
+        "Département",
+        tuple(
+            FacetValue(code, f"{name} ({code})", count, code in filters.departements)
+            for code, name, count in db.session.execute(statement)
+        ),
+    )
 
-
-def _region_facet(filters: InitiativeFilters, restriction: sa.ColumnElement[bool] | None) -> Facet:
-    values = []
     keys = FACET_REGIONS + ((filters.region,) if filters.region not in FACET_REGIONS else ())
-    for key in (k for k in keys if k):
-        count = _count(matching_ids(replace(filters, region=key), restriction))
-        if count or filters.region == key:
-            values.append(FacetValue(key, REGION_GROUPS[key][0], count, filters.region == key))
-    return Facet("region", "Région", tuple(values), multiple=False)
+    keys = tuple(k for k in keys if k)
+    columns = []
+    for key in keys:
+        codes = set(REGION_GROUPS[key][1])
+        if filters.departements:
+            codes &= set(filters.departements)
+        condition = pairs.c.code.in_(sorted(codes)) if codes else sa.false()
+        columns.append(sa.func.count(sa.distinct(sa.case((condition, pairs.c.initiative_id)))))
+    counts = db.session.execute(sa.select(*columns)).one()
+    regions = Facet(
+        "region",
+        "Région",
+        tuple(
+            FacetValue(key, REGION_GROUPS[key][0], count, filters.region == key)
+            for key, count in zip(keys, counts, strict=True)
+            if count or filters.region == key
+        ),
+        multiple=False,
+    )
+    return departements, regions
 
 
 def _event_facet(ids: sa.Select, selected: str) -> Facet:
