@@ -92,15 +92,27 @@ def _initiative_order(sort: str) -> list:
 def list_initiatives(
     filters: InitiativeFilters, sort: str = "title", page: int = 1, per_page: int = 20
 ) -> ResultPage:
-    """Published initiatives matching the shared filters (``services.filters``)."""
+    """Published initiatives matching the shared filters (``services.filters``).
+
+    Pages through ids only, then loads the page's rows: a deep OFFSET skips narrow index
+    entries instead of whole rows.
+    """
     published = Initiative.status == Status.PUBLISHED
-    statement = (
-        apply(sa.select(Initiative).where(published), filters)
-        .options(*initiative_card_options())
-        .order_by(*_initiative_order(sort))
+    ids = apply(sa.select(Initiative.id).where(published), filters).order_by(
+        *_initiative_order(sort)
     )
     count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters)
-    return _page(statement, count, page, per_page)
+    id_page = _page(ids, count, page, per_page)
+    items = _load_in_order(id_page.items, initiative_card_options())
+    return ResultPage(items=items, total=id_page.total, page=page, per_page=per_page)
+
+
+def _load_in_order(ids: list[int], options: list) -> list[Initiative]:
+    if not ids:
+        return []
+    rows = db.session.scalars(sa.select(Initiative).where(Initiative.id.in_(ids)).options(*options))
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 @dataclass(frozen=True)
