@@ -1,6 +1,7 @@
 """Benchmark of the map at scale: prints the figures quoted in reports.
 
     .venv/bin/python bench/map.py [--count 100000] [--compare 10000] [--workdir DIR]
+                                  [--database-url postgresql://...]
 
 Builds (once, then reuses) a SQLite database with the real set-up plus ``--count`` generated demo
 initiatives, serves the app on 127.0.0.1 and measures, with and without a theme filter and a
@@ -62,18 +63,25 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-def build_app(workdir: Path, count: int):
-    database = workdir / f"map-{count}.sqlite3"
-    fresh = not database.exists()
+def build_app(workdir: Path, count: int, database_url: str | None = None):
+    """The app on the benchmark database, built on first use (set-up + demo initiatives)."""
+    url = database_url or f"sqlite:///{workdir / f'map-{count}.sqlite3'}"
     app = create_app(
         {
             "INSTANCE_PATH": str(workdir),
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": url,
             "SEARCH_INDEX_DIR": str(workdir / "search-index"),
         }
     )
     with app.app_context():
-        if fresh:
+        try:
+            demo_count = db.session.scalar(
+                sa.select(sa.func.count()).select_from(Initiative).where(Initiative.is_demo)
+            )
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            demo_count = 0
+        if not demo_count:
             print(f"Préparation de la base ({count} initiatives de démonstration)…", flush=True)
             started = time.perf_counter()
             setup.run(echo=lambda _message: None)
@@ -232,6 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--compare", type=int, default=10_000)
+    parser.add_argument("--database-url", help="PostgreSQL, for example (default: SQLite)")
     default_workdir = Path(tempfile.gettempdir()) / "annuaire-bench"
     parser.add_argument("--workdir", type=Path, default=default_workdir)
     options = parser.parse_args()
@@ -239,8 +248,10 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    app = build_app(options.workdir, options.count)
-    print(f"\nCarte avec {options.count} initiatives de démonstration (SQLite, 1 processus)")
+    app = build_app(options.workdir, options.count, options.database_url)
+    with app.app_context():
+        engine = db.engine.dialect.name
+    print(f"\nCarte avec {options.count} initiatives de démonstration ({engine}, 1 processus)")
     with sync_playwright() as playwright, serve(app) as base:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         header = (
