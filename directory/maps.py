@@ -508,6 +508,7 @@ class MiniMap:
     points: list[MiniPoint]
     total: int  # located places in all (more than ``points`` when limited)
     filters: dict[str, str]  # the full map's filters for the same subject
+    outline: dict | None = None  # a département's outline (GeoJSON geometry)
 
     def as_data(self) -> list[list]:
         return [[p.lat, p.lon, p.label] for p in self.points]
@@ -562,7 +563,10 @@ def mini_map(subject: Initiative | Organisation | Departement) -> MiniMap | None
                 round(row_lat, COORDINATE_DECIMALS), round(row_lon, COORDINATE_DECIMALS), text
             )
         )
-    return MiniMap(caption=caption, points=points, total=total or 0, filters=filters)
+    outline = _geometry(subject.outline) if isinstance(subject, Departement) else None
+    return MiniMap(
+        caption=caption, points=points, total=total or 0, filters=filters, outline=outline
+    )
 
 
 # --- Page shell -----------------------------------------------------------------------------------

@@ -220,3 +220,25 @@ def test_no_serious_accessibility_violation_on_the_map(map_server, browser, axe_
         if v["impact"] in ("serious", "critical")
     ]
     assert not blocking, "\n".join(blocking)
+
+
+def test_small_maps_draw_on_the_departement_and_initiative_pages(map_server, page, csp_errors):
+    url, app = map_server
+    with app.app_context():
+        slug = db.session.scalar(
+            sa.select(Initiative.slug)
+            .join(Place, Place.initiative_id == Initiative.id)
+            .where(Initiative.status == Status.PUBLISHED, Initiative.is_demo)
+            .limit(1)
+        )
+        db.session.remove()
+
+    page.goto(url + "/territoires/84")
+    page.wait_for_selector(".mini-map[data-points]")
+    assert int(page.get_attribute(".mini-map", "data-points")) > 0
+    assert page.locator(".mini-map path.leaflet-interactive, .mini-map path").count() > 1
+
+    page.goto(url + f"/initiatives/{slug}")
+    page.wait_for_selector(".mini-map[data-points]")
+    assert int(page.get_attribute(".mini-map", "data-points")) >= 1
+    assert not csp_errors

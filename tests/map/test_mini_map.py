@@ -74,3 +74,14 @@ def test_the_partial_shows_nothing_without_places(app):
         db.session.commit()
         assert render_template_string(INCLUDE, thing=initiative).strip() == ""
         assert render_template_string(INCLUDE, thing=None).strip() == ""
+
+
+def test_a_departement_map_draws_its_outline(app):
+    with app.test_request_context():
+        make_initiative(commune="84007")
+        db.session.commit()
+        departement = db.session.get(Departement, "84")
+        html = render_template_string(INCLUDE, thing=departement)
+
+    outline = json.loads(re.search(r"data-outline='([^']*)'", html).group(1))
+    assert outline["type"] in ("Polygon", "MultiPolygon")
