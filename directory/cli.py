@@ -51,8 +51,8 @@ def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None
     if remove:
         removed = demo.remove_demo_data()
         click.echo(
-            f"Données de démonstration supprimées : {removed['initiatives']} initiatives, "
-            f"{removed['organisations']} organisations."
+            f"Données de démonstration supprimées — initiatives : {removed['initiatives']}, "
+            f"organisations : {removed['organisations']}."
         )
         return
     try:
@@ -60,8 +60,8 @@ def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None
     except demo.DemoDataError as error:
         raise click.ClickException(str(error)) from error
     click.echo(
-        f"Données de démonstration créées : {created['initiatives']} initiatives, "
-        f"{created['organisations']} organisations, {created['places']} lieux."
+        f"Données de démonstration créées — initiatives : {created['initiatives']}, "
+        f"organisations : {created['organisations']}, lieux : {created['places']}."
     )
 
 

@@ -25,8 +25,8 @@ def run(echo: Callable[[str], None] = print) -> None:
     echo("Catalogue : chargement des données de la journée régionale de 2011…")
     seeded = catalogue.load_seed()
     created = ", ".join(
-        f"{value} {catalogue.KIND_LABELS.get(key, key)}" for key, value in seeded.items()
+        f"{catalogue.KIND_LABELS.get(key, key)} : {value}" for key, value in seeded.items()
     )
-    echo(f"  Ajoutés : {created}.")
+    echo(f"  Entrées ajoutées — {created}.")
     search_indexing.prepare()  # builds the search index if one is needed
     echo(f"Installation terminée en {time.perf_counter() - started:.1f} s.")
