@@ -307,12 +307,12 @@ def test_without_gazetteer_a_clear_error(empty_app):
 def test_cli_creates_and_removes(territory, runner):
     result = runner.invoke(args=["demo-data", "--count", "20", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    assert "20 initiatives, 2 organisations" in result.output
+    assert "initiatives : 20, organisations : 2" in result.output
     assert _count(Initiative, Initiative.is_demo) == 20
 
     result = runner.invoke(args=["demo-data", "--remove"])
     assert result.exit_code == 0, result.output
-    assert "20 initiatives, 2 organisations" in result.output
+    assert "initiatives : 20, organisations : 2" in result.output
     db.session.expire_all()
     assert _count(Initiative, Initiative.is_demo) == 0
 
