@@ -132,7 +132,17 @@ def _after_commit(session: Session) -> None:
     if EXTENSION_KEY not in current_app.extensions:
         return
     # The committing session cannot emit SQL here: drain() uses a session of its own.
-    drain(timeout=current_app.config.get("SEARCH_WRITER_TIMEOUT", 0.5))
+    drain_quietly(timeout=current_app.config.get("SEARCH_WRITER_TIMEOUT", 0.5))
+
+
+def drain_quietly(timeout: float = 0.0) -> int:
+    """``drain``, logging instead of raising: the data is committed and the outbox keeps the
+    work, so a failing index must not turn a successful save or a search into an error page."""
+    try:
+        return drain(timeout=timeout)
+    except Exception:
+        current_app.logger.exception("Search index update failed; the outbox keeps the changes.")
+        return 0
 
 
 # Applying -----------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class SearchOutcome:
 
 def search(request: SearchRequest) -> SearchOutcome:
     """Run one search: both result groups, the facets and the suggestions."""
-    indexing.drain(timeout=0.0)  # this process sees every committed change
+    indexing.drain_quietly(timeout=0.0)  # this process sees every committed change
     with indexing.get_backend().pinned():
         return _search(request)
 
