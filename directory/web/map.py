@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import (
     Blueprint,
     Response,
@@ -66,6 +68,8 @@ def points():
 def departements():
     filters = InitiativeFilters.from_args(request.args)
     layer = maps.departement_layer(filters)
+    if request.args.get("contours") == "0":  # the map page only needs the new counts
+        layer = [replace(item, outline=None) for item in layer]
     document = maps.departements_geojson(layer)
     document["legend"] = [{"colour": c, "label": label} for c, label in maps.legend(layer)]
     response = jsonify(document)
@@ -126,7 +130,7 @@ def _page_context(filters: InitiativeFilters) -> dict:
         "points": url_for("map.points", format="compact"),
         # Preloaded from <head> so that the points download while the page lays out.
         "initialPoints": url_for("map.points", format="compact", **args),
-        "counts": url_for("map.departements"),
+        "counts": url_for("map.departements", contours="0"),
         "popup": url_for("map.popup", initiative_id=0).removesuffix("0"),
         "page": url_for(request.endpoint or "map.map_page"),
         "list": list_url(InitiativeFilters()).split("?")[0],

@@ -256,3 +256,14 @@ def test_many_organisations_are_chosen_from_their_page(app, client, monkeypatch)
 
     assert '<select class="fr-select" id="map-organisation"' not in html
     assert 'name="organisation" value="une-association" checked' in html
+
+
+def test_departement_counts_without_outlines(client):
+    full = client.get("/carte/departements.geojson").get_json()
+    light = client.get("/carte/departements.geojson?contours=0&region=paca").get_json()
+
+    assert any(feature["geometry"] for feature in full["features"])
+    assert all(feature["geometry"] is None for feature in light["features"])
+    assert [f["properties"]["code"] for f in light["features"]] == [
+        f["properties"]["code"] for f in full["features"]
+    ]
