@@ -38,14 +38,20 @@ def setup_command() -> None:
 )
 @click.option("--remove", is_flag=True, help="Supprimer toutes les données de démonstration.")
 @click.option(
+    "--no-index",
+    is_flag=True,
+    help="Ne pas reconstruire l'index de recherche (à faire ensuite : search rebuild).",
+)
+@click.option(
     "--seed",
     "random_seed",
     type=int,
     default=None,
     help="Graine aléatoire (résultats reproductibles).",
 )
-def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None:
+def demo_data_command(count: int, remove: bool, no_index: bool, random_seed: int | None) -> None:
     """Add (or remove) generated demo initiatives, organisations and places."""
+    from .search.cli import rebuild_with_progress
     from .services import demo
 
     if remove:
@@ -54,15 +60,20 @@ def demo_data_command(count: int, remove: bool, random_seed: int | None) -> None
             f"Données de démonstration supprimées — initiatives : {removed['initiatives']}, "
             f"organisations : {removed['organisations']}."
         )
-        return
-    try:
-        created = demo.create_demo_data(count, seed=random_seed, progress=True)
-    except demo.DemoDataError as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(
-        f"Données de démonstration créées — initiatives : {created['initiatives']}, "
-        f"organisations : {created['organisations']}, lieux : {created['places']}."
-    )
+    else:
+        try:
+            created = demo.create_demo_data(count, seed=random_seed, progress=True)
+        except demo.DemoDataError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(
+            f"Données de démonstration créées — initiatives : {created['initiatives']}, "
+            f"organisations : {created['organisations']}, lieux : {created['places']}."
+        )
+    # Bulk writes bypass the change outbox: the index is rebuilt from the database instead.
+    if no_index:
+        click.echo("Index de recherche non reconstruit : lancez « search rebuild ».")
+    else:
+        rebuild_with_progress()
 
 
 users_cli = AppGroup("users", help="Gérer les comptes.")

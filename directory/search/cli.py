@@ -13,6 +13,11 @@ search_cli = AppGroup("search", help="Gérer l’index de recherche.")
 @search_cli.command("rebuild")
 def rebuild_command() -> None:
     """Rebuild the whole index from the database."""
+    rebuild_with_progress()
+
+
+def rebuild_with_progress() -> int:
+    """Rebuild the index with a progress bar on stderr (also used after bulk loads)."""
     from . import indexing
 
     bar = None
@@ -32,6 +37,7 @@ def rebuild_command() -> None:
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(f"Index reconstruit : {count} fiches indexées.")
+    return count
 
 
 @search_cli.command("verify")

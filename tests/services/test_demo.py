@@ -317,6 +317,27 @@ def test_cli_creates_and_removes(territory, runner):
     assert _count(Initiative, Initiative.is_demo) == 0
 
 
+def test_cli_keeps_the_search_index_in_step(territory, runner):
+    """Bulk inserts bypass the outbox, so the command rebuilds the index itself."""
+    from directory.search import service
+
+    def demo_titles_found() -> set[str]:
+        found = service.search(service.SearchRequest.from_args({"q": title}))
+        return {hit.entry.title for hit in found.initiatives.hits}
+
+    result = runner.invoke(args=["demo-data", "--count", "5", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Index reconstruit" in result.output
+    title = db.session.scalar(
+        select(Initiative.title).where(Initiative.is_demo, Initiative.status == "published")
+    )
+    assert title in demo_titles_found()
+
+    result = runner.invoke(args=["demo-data", "--remove"])
+    assert result.exit_code == 0, result.output
+    assert title not in demo_titles_found()
+
+
 # --- The text generator ------------------------------------------------------------------------
 def _tokens(text: str) -> list[str]:
     return WORD.findall(text.lower())
