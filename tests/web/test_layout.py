@@ -337,3 +337,10 @@ def test_pagination_keeps_query_parameters(app):
     assert "/plan-du-site?q=jeunes&amp;theme=a&amp;theme=b&amp;page=4" in html
     assert "Dernière page" in html and 'page=9"' in html
     assert "page=7" not in html  # outside the window of two pages around the current one
+
+
+def test_header_search_box_never_echoes_nul_bytes(client):
+    response = client.get("/recherche?q=abc%00def")
+    assert response.status_code == 200
+    assert b"\x00" not in response.data
+    assert b'value="abcdef"' in response.data
