@@ -139,3 +139,28 @@ def test_rate_limit_per_address_answers_429_with_retry_after(app, client):
     # Another address has its own allowance.
     other = client.get("/api/v1/themes", environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert other.status_code == 200
+
+
+def test_head_answers_like_get_without_a_body(client):
+    get = client.get("/api/v1/themes")
+    head = client.head("/api/v1/themes")
+
+    assert head.status_code == 200
+    assert head.get_data() == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+
+
+def test_an_unexpected_failure_answers_json_500_without_details(app, client):
+    def failing_view():
+        raise RuntimeError("secret internal detail")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.view_functions["api.themes"] = failing_view
+
+    response = client.get("/api/v1/themes")
+
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": {"code": "server_error", "message": "Erreur interne du serveur."}
+    }
+    assert "secret" not in response.get_data(as_text=True)
