@@ -489,6 +489,12 @@ def _operation(
     return {"get": operation}
 
 
+def _follow(response: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    """An OpenAPI link from a list to the detail of its first item (used by stateful tests)."""
+    link = {"operationId": operation_id, "parameters": {"slug": "$response.body#/data/0/slug"}}
+    return {**response, "links": {operation_id: link}}
+
+
 def _envelope(item: str) -> dict[str, Any]:
     return _object({"data": _array(_ref(item)), "meta": _ref("Meta"), "links": _ref("Links")})
 
@@ -511,7 +517,9 @@ def _paths() -> dict[str, Any]:
             "listInitiatives",
             "Liste des initiatives publiées, filtrée et paginée",
             "Initiatives",
-            _ok(_envelope("InitiativeSummary"), "Une page d'initiatives."),
+            _follow(
+                _ok(_envelope("InitiativeSummary"), "Une page d'initiatives."), "getInitiative"
+            ),
             [
                 *filters,
                 _query(
@@ -544,7 +552,10 @@ def _paths() -> dict[str, Any]:
             "listOrganisations",
             "Liste des organisations publiées",
             "Organisations",
-            _ok(_envelope("OrganisationSummary"), "Une page d'organisations."),
+            _follow(
+                _ok(_envelope("OrganisationSummary"), "Une page d'organisations."),
+                "getOrganisation",
+            ),
             [
                 _query("q", _t("string", maxLength=200), "Texte cherché dans le nom ou le sigle."),
                 _query(
@@ -573,7 +584,9 @@ def _paths() -> dict[str, Any]:
             "listEvents",
             "Événements du cycle (journée régionale, ateliers territoriaux)",
             "Événements",
-            _ok(_data(_array(_ref("EventSummary"))), "Les événements, par date."),
+            _follow(
+                _ok(_data(_array(_ref("EventSummary"))), "Les événements, par date."), "getEvent"
+            ),
         ),
         "/events/{slug}": _operation(
             "getEvent",
