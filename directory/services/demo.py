@@ -441,7 +441,14 @@ def create_demo_data(
             _flush(INITIATIVE_TABLES, rows)
             if bar:
                 bar.update(size)
+    refresh_planner_statistics()
     return {"initiatives": count, "organisations": organisation_count, "places": places}
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE after a bulk load: without fresh statistics PostgreSQL picked plans 100× slower."""
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
 
 
 def _batch_sizes(total: int, batch_size: int) -> Iterator[int]:
@@ -500,6 +507,7 @@ def remove_demo_data() -> dict[str, int]:
         organisation = Organisation.__table__
         db.session.execute(delete(organisation).where(organisation.c.id.in_(chunk)))
         db.session.commit()
+    refresh_planner_statistics()
     return {
         "initiatives": len(initiative_ids),
         "organisations": len(organisation_ids),
