@@ -19,7 +19,6 @@ from ..models import (
     Commune,
     Departement,
     Initiative,
-    InitiativeOrganisation,
     Organisation,
     OrganisationKind,
     Place,
@@ -30,6 +29,7 @@ from ..models import (
     initiative_theme,
     organisation_departement,
 )
+from ..services.browse import initiative_card_options, initiative_order, load_in_order
 from ..services.filters import InitiativeFilters, apply
 from ..text import fold
 from .params import Choices
@@ -70,23 +70,8 @@ def filter_choices() -> Choices:
 # --- Initiatives -----------------------------------------------------------------------------
 
 
-def initiative_card_options() -> list:
-    """What a list item shows: organisations (porteurs), communes, themes."""
-    return [
-        selectinload(Initiative.organisation_links).selectinload(
-            InitiativeOrganisation.organisation
-        ),
-        selectinload(Initiative.places).selectinload(Place.commune),
-        selectinload(Initiative.themes),
-    ]
-
-
-def _initiative_order(sort: str) -> list:
-    if sort == "recent":
-        return [Initiative.updated_at.desc(), Initiative.id.desc()]
-    if sort == "start_year":
-        return [Initiative.start_year.desc().nulls_last(), Initiative.title, Initiative.id]
-    return [Initiative.title, Initiative.id]
+# The API names the year sort in English; the site says « annee ».
+_SORTS = {"title": "titre", "recent": "recent", "start_year": "annee"}
 
 
 def list_initiatives(
@@ -99,20 +84,12 @@ def list_initiatives(
     """
     published = Initiative.status == Status.PUBLISHED
     ids = apply(sa.select(Initiative.id).where(published), filters).order_by(
-        *_initiative_order(sort)
+        *initiative_order(_SORTS.get(sort, "titre"))
     )
     count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters)
     id_page = _page(ids, count, page, per_page)
-    items = _load_in_order(id_page.items, initiative_card_options())
+    items = load_in_order(Initiative, id_page.items, initiative_card_options())
     return ResultPage(items=items, total=id_page.total, page=page, per_page=per_page)
-
-
-def _load_in_order(ids: list[int], options: list) -> list[Initiative]:
-    if not ids:
-        return []
-    rows = db.session.scalars(sa.select(Initiative).where(Initiative.id.in_(ids)).options(*options))
-    by_id = {row.id: row for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
 
 
 @dataclass(frozen=True)
@@ -280,7 +257,7 @@ def recent_initiatives(filters: InitiativeFilters, limit: int) -> list[Initiativ
     statement = (
         apply(sa.select(Initiative).where(Initiative.status == Status.PUBLISHED), filters)
         .options(*initiative_card_options())
-        .order_by(*_initiative_order("recent"))
+        .order_by(*initiative_order("recent"))
         .limit(limit)
     )
     return list(db.session.scalars(statement))
