@@ -267,3 +267,11 @@ def test_departement_counts_without_outlines(client):
     assert [f["properties"]["code"] for f in light["features"]] == [
         f["properties"]["code"] for f in full["features"]
     ]
+
+
+def test_the_list_links_to_the_map_of_the_same_results(client):
+    html = client.get("/initiatives?departement=13&theme=x").get_data(as_text=True)
+
+    link = re.search(r'<a [^>]*href="(/carte[^"]*)"[^>]*>Voir sur la carte</a>', html)
+    assert link is not None
+    assert link.group(1).replace("&amp;", "&") == "/carte?theme=x&departement=13"
