@@ -71,3 +71,13 @@ def test_setup_command_reports_progress(empty_app):
     assert "migrations" in result.output
     assert "communes" in result.output
     assert "Installation terminée" in result.output
+
+
+def test_migrations_match_the_models(app):
+    """A model change without its migration fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
