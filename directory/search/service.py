@@ -167,6 +167,26 @@ def search(request: SearchRequest) -> SearchOutcome:
         return _search(request)
 
 
+def matching_initiative_ids(q: str) -> set[int] | None:
+    """Ids of the initiatives the search page would find for ``q``, filters aside.
+
+    Same analysis and fall-backs (all words, then any, then approaching spellings); ``None``
+    when the query has no searchable word, so callers then ignore the text.
+    """
+    parsed = parse(q)
+    if parsed.is_empty:
+        return None
+    indexing.drain_quietly(timeout=0.0)
+    backend = indexing.get_backend()
+    modes = [Mode.ALL] + ([Mode.ANY] if len(parsed.units) > 1 else []) + [Mode.FUZZY]
+    with backend.pinned():
+        for mode in modes:
+            matches = backend.match(INITIATIVE, parsed, mode)
+            if matches.handles:
+                return matches.ids
+    return set()
+
+
 def _search(request: SearchRequest) -> SearchOutcome:
     backend = indexing.get_backend()
     filters = request.filters

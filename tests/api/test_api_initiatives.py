@@ -73,6 +73,20 @@ def test_text_query_and_organisation_filter(app, client):
     assert _slugs(client.get("/api/v1/initiatives?organisation=inconnue")) == []
 
 
+def test_text_query_is_the_search_page_s(app, client):
+    """Accents and word forms are forgiven, as on /recherche, not a plain substring match."""
+    with app.app_context():
+        make_initiative(slug="jardins-solidaires", title="Des jardins partagés et solidaires")
+        make_initiative(slug="sans-rapport", title="Atelier de couture")
+        db.session.commit()
+
+    assert _slugs(client.get("/api/v1/initiatives?q=jardin+partage")) == ["jardins-solidaires"]
+    found = _slugs(client.get("/api/v1/initiatives?q=PARTAGES"))
+    assert "jardins-solidaires" in found  # and the seed's « partage de méthodologies »
+    assert "sans-rapport" not in found
+    assert _slugs(client.get("/api/v1/initiatives?q=zzzqqqwww")) == []
+
+
 def test_pagination_meta_and_links(app, client):
     with app.app_context():
         for number in range(5):
