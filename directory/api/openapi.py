@@ -377,8 +377,8 @@ def _parameters() -> dict[str, Any]:
         "q": _query(
             "q",
             _t("string", maxLength=MAX_QUERY_LENGTH),
-            "Recherche plein texte, comme la page /recherche : accents, majuscules et "
-            "formes des mots indifférents ; tous les mots, sinon l’un d’eux.",
+            "Recherche plein texte, avec l’analyse de la page /recherche (accents, majuscules, "
+            "formes des mots et synonymes indifférents) : initiatives contenant tous les mots.",
         ),
         "theme": _multi("theme", themes, "Thème (identifiant, voir /themes)."),
         "public": _multi("public", publics, "Public visé (identifiant, voir /publics)."),

@@ -29,8 +29,6 @@ from ..models import (
     initiative_theme,
     organisation_departement,
 )
-from ..search import service as search_service
-from ..search.facets import id_in
 from ..services.browse import initiative_card_options, initiative_order, load_in_order
 from ..services.filters import InitiativeFilters, apply
 from ..text import fold
@@ -85,14 +83,10 @@ def list_initiatives(
     entries instead of whole rows.
     """
     published = Initiative.status == Status.PUBLISHED
-    # The text query goes through the search engine, as on /recherche (accents, word forms).
-    text_ids = search_service.matching_initiative_ids(filters.q) if filters.q else None
-    if text_ids is not None:
-        published = sa.and_(published, id_in(Initiative.id, text_ids))
-    ids = apply(sa.select(Initiative.id).where(published), filters, text=False).order_by(
+    ids = apply(sa.select(Initiative.id).where(published), filters).order_by(
         *initiative_order(_SORTS.get(sort, "titre"))
     )
-    count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters, text=False)
+    count = apply(sa.select(sa.func.count(Initiative.id)).where(published), filters)
     id_page = _page(ids, count, page, per_page)
     items = load_in_order(Initiative, id_page.items, initiative_card_options())
     return ResultPage(items=items, total=id_page.total, page=page, per_page=per_page)

@@ -168,23 +168,19 @@ def search(request: SearchRequest) -> SearchOutcome:
 
 
 def matching_initiative_ids(q: str) -> set[int] | None:
-    """Ids of the initiatives the search page would find for ``q``, filters aside.
+    """Ids of the initiatives containing every word of ``q``, filters aside.
 
-    Same analysis and fall-backs (all words, then any, then approaching spellings); ``None``
-    when the query has no searchable word, so callers then ignore the text.
+    The analysis of ``/recherche`` (accents, word forms, synonyms, phrases, prefixes, exclusions)
+    without its fall-backs to any word or to approaching spellings: a list, a map or an export
+    filtered by text must not silently widen. ``None`` when ``q`` has no searchable word.
     """
     parsed = parse(q)
     if parsed.is_empty:
         return None
     indexing.drain_quietly(timeout=0.0)
     backend = indexing.get_backend()
-    modes = [Mode.ALL] + ([Mode.ANY] if len(parsed.units) > 1 else []) + [Mode.FUZZY]
     with backend.pinned():
-        for mode in modes:
-            matches = backend.match(INITIATIVE, parsed, mode)
-            if matches.handles:
-                return matches.ids
-    return set()
+        return backend.match(INITIATIVE, parsed, Mode.ALL).ids
 
 
 def _search(request: SearchRequest) -> SearchOutcome:

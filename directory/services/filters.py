@@ -162,16 +162,17 @@ def published_initiatives() -> sa.Select:
 def apply(statement: sa.Select, filters: InitiativeFilters, *, text: bool = True) -> sa.Select:
     """Restrict a select over ``Initiative`` to the filters.
 
-    ``text=False`` leaves the free-text query to a search backend.
+    The free-text query ``q`` goes through the search engine, so the list, the map, the API and
+    the exports find what ``/recherche`` finds; ``text=False`` leaves it to the caller.
     """
     if text and filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
-        statement = statement.where(
-            sa.or_(
-                Initiative.title.ilike(pattern, escape="\\"),
-                Initiative.summary.ilike(pattern, escape="\\"),
-            )
-        )
+        # Imported here: the search package itself builds on these filters.
+        from ..search.facets import id_in
+        from ..search.service import matching_initiative_ids
+
+        matching = matching_initiative_ids(filters.q)
+        if matching is not None:
+            statement = statement.where(id_in(Initiative.id, matching))
     if filters.themes:
         statement = statement.where(
             sa.exists().where(
@@ -228,7 +229,3 @@ def in_departements(codes: tuple[str, ...]) -> sa.ColumnElement[bool]:
             initiative_departement.c.departement_code.in_(codes),
         ),
     )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
