@@ -27,9 +27,13 @@ from ..models import (
     Theme,
     initiative_public,
     initiative_theme,
-    organisation_departement,
 )
-from ..services.browse import initiative_card_options, initiative_order, load_in_order
+from ..services.browse import (
+    initiative_card_options,
+    initiative_order,
+    load_in_order,
+    organisation_in_departement,
+)
 from ..services.filters import InitiativeFilters, apply
 from ..text import fold
 from .params import Choices
@@ -130,19 +134,6 @@ def map_points(filters: InitiativeFilters) -> list[MapPoint]:
 # --- Organisations ---------------------------------------------------------------------------
 
 
-def _organisation_in_departement(code: str) -> sa.ColumnElement[bool]:
-    """Based there (its commune) or acting there (its territories)."""
-    return sa.or_(
-        sa.exists().where(
-            Commune.code == Organisation.commune_code, Commune.departement_code == code
-        ),
-        sa.exists().where(
-            organisation_departement.c.organisation_id == Organisation.id,
-            organisation_departement.c.departement_code == code,
-        ),
-    )
-
-
 def list_organisations(
     *,
     q: str = "",
@@ -165,7 +156,7 @@ def list_organisations(
     if kind:
         conditions.append(Organisation.kind == OrganisationKind(kind))
     if departement:
-        conditions.append(_organisation_in_departement(departement))
+        conditions.append(organisation_in_departement(departement))
     order = (
         [Organisation.updated_at.desc(), Organisation.id.desc()]
         if sort == "recent"

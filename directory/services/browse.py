@@ -264,7 +264,7 @@ class OrganisationFilters:
         return args
 
 
-def _organisation_in_departement(code: str) -> sa.ColumnElement[bool]:
+def organisation_in_departement(code: str) -> sa.ColumnElement[bool]:
     """Based there (its commune) or acting there (its territories)."""
     return sa.or_(
         sa.exists().where(
@@ -289,7 +289,7 @@ def list_organisations(
     if filters.kind:
         conditions.append(Organisation.kind == OrganisationKind(filters.kind))
     if filters.departement:
-        conditions.append(_organisation_in_departement(filters.departement))
+        conditions.append(organisation_in_departement(filters.departement))
     order = (
         [Organisation.updated_at.desc(), Organisation.id.desc()]
         if sort == "recent"
@@ -534,7 +534,7 @@ def departement_overview(
         InitiativeFilters(departements=(code,)), page=page, per_page=per_page
     )
     org_condition = sa.and_(
-        Organisation.status == Status.PUBLISHED, _organisation_in_departement(code)
+        Organisation.status == Status.PUBLISHED, organisation_in_departement(code)
     )
     based = list(
         db.session.scalars(
