@@ -31,6 +31,7 @@ from ..models import (
     initiative_public,
     initiative_theme,
 )
+from . import facet_table
 from .backend import IndexBusy
 from .documents import (
     ENTITY_TYPES,
@@ -127,7 +128,10 @@ def _forget_pending(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(PENDING_FLAG, False) or not has_app_context():
+    if not session.info.pop(PENDING_FLAG, False):
+        return
+    facet_table.invalidate()  # the same changes reach the facet counts
+    if not has_app_context():
         return
     if EXTENSION_KEY not in current_app.extensions:
         return

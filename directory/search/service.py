@@ -1,4 +1,5 @@
-"""The search service behind ``/recherche``: text from the backend, filters and facets from SQL.
+"""The search service behind ``/recherche``: text from the backend, filters from SQL, facets
+from memory.
 
 The backend finds and ranks; the shared filters (``services.filters``) decide which initiatives
 qualify, so the search, the list and the map agree on the same address.
@@ -242,10 +243,9 @@ def _search(request: SearchRequest) -> SearchOutcome:
         outcome.organisations.page = request.page
 
     text_matches = text_initiatives.ids
-    restriction = id_in(
-        Initiative.id, text_matches & near_ids if near_ids is not None else text_matches
+    outcome.facets = initiative_facets(
+        filters, text_matches & near_ids if near_ids is not None else text_matches
     )
-    outcome.facets = initiative_facets(filters, restriction)
     outcome.kind_facet = organisation_kind_facet(
         id_in(Organisation.id, text_organisations.ids), request.kind
     )
@@ -350,7 +350,7 @@ def _browse(outcome: SearchOutcome, near_ids: set[int] | None) -> None:
         )
         outcome.organisations.hits = _organisation_hits(ids, frozenset())
         outcome.organisations.page = request.page
-    outcome.facets = initiative_facets(request.filters, restriction)
+    outcome.facets = initiative_facets(request.filters, near_ids)
     outcome.kind_facet = organisation_kind_facet(None, request.kind)
 
 
