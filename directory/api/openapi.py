@@ -21,6 +21,7 @@ from ..services.filters import MAX_QUERY_LENGTH, MAX_VALUES
 from ..territories import REGION_GROUPS
 from .params import (
     DEFAULT_PER_PAGE,
+    INITIATIVE_FILTER_PARAMS,
     INITIATIVE_SORTS,
     MAX_PAGE,
     MAX_PER_PAGE,
@@ -426,19 +427,6 @@ def _parameters() -> dict[str, Any]:
     }
 
 
-FILTER_NAMES = (
-    "q",
-    "theme",
-    "public",
-    "stage",
-    "departement",
-    "region",
-    "organisation",
-    "event",
-    "year",
-)
-
-
 def _p(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/parameters/{name}"}
 
@@ -505,7 +493,7 @@ def _data(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    filters = [_p(name) for name in FILTER_NAMES]
+    filters = [_p(name) for name in INITIATIVE_FILTER_PARAMS]
     paging = [_p("page"), _p("per_page")]
     return {
         "/openapi.json": _operation(

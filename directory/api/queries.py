@@ -20,7 +20,6 @@ from ..models import (
     Departement,
     Initiative,
     Organisation,
-    OrganisationKind,
     Place,
     Public,
     Status,
@@ -32,7 +31,7 @@ from ..services.browse import (
     initiative_card_options,
     initiative_order,
     load_in_order,
-    organisation_in_departement,
+    organisations_query,
 )
 from ..services.filters import InitiativeFilters, apply
 from ..text import fold
@@ -144,31 +143,16 @@ def list_organisations(
     per_page: int = 20,
 ) -> ResultPage:
     """Published organisations, by name (or acronym) fragment, kind and département."""
-    conditions: list[sa.ColumnElement[bool]] = [Organisation.status == Status.PUBLISHED]
+    text: tuple[sa.ColumnElement[bool], ...] = ()
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
+        text = (
             sa.or_(
                 Organisation.name.ilike(pattern, escape="\\"),
                 Organisation.acronym.ilike(pattern, escape="\\"),
-            )
+            ),
         )
-    if kind:
-        conditions.append(Organisation.kind == OrganisationKind(kind))
-    if departement:
-        conditions.append(organisation_in_departement(departement))
-    order = (
-        [Organisation.updated_at.desc(), Organisation.id.desc()]
-        if sort == "recent"
-        else [Organisation.name, Organisation.id]
-    )
-    statement = (
-        sa.select(Organisation)
-        .where(*conditions)
-        .options(selectinload(Organisation.commune), selectinload(Organisation.themes))
-        .order_by(*order)
-    )
-    count = sa.select(sa.func.count(Organisation.id)).where(*conditions)
+    statement, count = organisations_query(kind, departement, sort, extra=text)
     return _page(statement, count, page, per_page)
 
 

@@ -277,19 +277,18 @@ def organisation_in_departement(code: str) -> sa.ColumnElement[bool]:
     )
 
 
-def list_organisations(
-    filters: OrganisationFilters | None = None,
+def organisations_query(
+    kind: str = "",
+    departement: str = "",
     sort: str = DEFAULT_ORGANISATION_SORT,
-    page: int = 1,
-    per_page: int = DEFAULT_PER_PAGE,
-) -> Page[Organisation]:
-    """Published organisations, filtered by kind and département."""
-    filters = filters or OrganisationFilters()
-    conditions: list[sa.ColumnElement[bool]] = [Organisation.status == Status.PUBLISHED]
-    if filters.kind:
-        conditions.append(Organisation.kind == OrganisationKind(filters.kind))
-    if filters.departement:
-        conditions.append(organisation_in_departement(filters.departement))
+    extra: tuple[sa.ColumnElement[bool], ...] = (),
+) -> tuple[sa.Select, sa.Select]:
+    """The rows and the count of published organisations of a kind and a département."""
+    conditions: list[sa.ColumnElement[bool]] = [Organisation.status == Status.PUBLISHED, *extra]
+    if kind:
+        conditions.append(Organisation.kind == OrganisationKind(kind))
+    if departement:
+        conditions.append(organisation_in_departement(departement))
     order = (
         [Organisation.updated_at.desc(), Organisation.id.desc()]
         if sort == "recent"
@@ -301,7 +300,18 @@ def list_organisations(
         .options(selectinload(Organisation.commune), selectinload(Organisation.themes))
         .order_by(*order)
     )
-    count = sa.select(sa.func.count(Organisation.id)).where(*conditions)
+    return statement, sa.select(sa.func.count(Organisation.id)).where(*conditions)
+
+
+def list_organisations(
+    filters: OrganisationFilters | None = None,
+    sort: str = DEFAULT_ORGANISATION_SORT,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page[Organisation]:
+    """Published organisations, filtered by kind and département."""
+    filters = filters or OrganisationFilters()
+    statement, count = organisations_query(filters.kind, filters.departement, sort)
     return _paginate(statement, count, page, per_page)
 
 
