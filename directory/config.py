@@ -20,6 +20,13 @@ ENV_KEYS = (
     "MAP_TILES_ATTRIBUTION",
     "REDIS_URL",
     "PROXY_COUNT",
+    "MAIL_SERVER",
+    "MAIL_PORT",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_USE_TLS",
+    "MAIL_USE_SSL",
+    "MAIL_DEFAULT_SENDER",
 )
 
 
@@ -71,6 +78,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Outgoing mail: none configured means messages go to instance/outbox/ (services/mail.py).
+        "MAIL_SERVER": None,
     }
     for key in ENV_KEYS:
         if os.environ.get(key):

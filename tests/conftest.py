@@ -147,3 +147,44 @@ def app_ctx(app):
     """Run the test body inside an app context, to call services directly."""
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def sign_in(app):
+    """Open a signed-in session for ``user`` on ``client`` (the sign-in form is tested apart).
+
+    Accepts a detached, expired instance: the id is read from its identity key.
+    """
+    from directory.models import User
+
+    def _sign_in(client, user) -> None:
+        user_id = sa.inspect(user).identity[0]
+        with app.app_context():
+            fresh = db.session.get(User, user_id)
+            login_id = fresh.get_id()
+        with client.session_transaction() as session:
+            session["_user_id"] = login_id
+            session["_fresh"] = True
+
+    return _sign_in
+
+
+@pytest.fixture
+def csrf_token(app):
+    """A valid CSRF token for ``client``'s session, as a form on one of its pages would carry."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    def _token(client) -> str:
+        with client.session_transaction() as stored:
+            raw = stored.get("csrf_token")
+        with app.test_request_context():
+            if raw:
+                session["csrf_token"] = raw
+            token = generate_csrf()
+            raw = session["csrf_token"]
+        with client.session_transaction() as stored:
+            stored["csrf_token"] = raw
+        return token
+
+    return _token

@@ -19,14 +19,17 @@ from directory.models import (
     EventRole,
     Initiative,
     InitiativeOrganisation,
+    Membership,
     Organisation,
     OrganisationKind,
     OrganisationRole,
     Place,
     Public,
     Region,
+    Role,
     Status,
     Theme,
+    User,
 )
 
 _counter = itertools.count(1)
@@ -188,3 +191,35 @@ def make_event(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+# Every test account has this password; hashed once per run (argon2 is slow on purpose).
+TEST_PASSWORD = "phrase de passe des tests"
+_test_hash: list[str] = []
+
+
+def make_user(
+    *,
+    organisation: Organisation | None = None,
+    organisations: tuple[Organisation, ...] = (),
+    role: Role = Role.PARTNER,
+    **overrides: Any,
+) -> User:
+    """An active account (partner by default) belonging to the given organisations."""
+    from directory.services.accounts import hash_password
+
+    if not _test_hash:
+        _test_hash.append(hash_password(TEST_PASSWORD))
+    values: dict[str, Any] = {
+        "email": f"{unique('compte')}@example.org",
+        "name": "Personne de test",
+        "role": role,
+        "password_hash": _test_hash[0],
+    }
+    values.update(overrides)
+    user = User(**values)
+    db.session.add(user)
+    for member_of in ((organisation,) if organisation else ()) + tuple(organisations):
+        db.session.add(Membership(user=user, organisation=member_of))
+    db.session.flush()
+    return user

@@ -11,10 +11,11 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import MethodNotAllowed
 
 from ..extensions import csrf
+from ..web.guards import classify
 from . import errors
 from .http import ALLOWED_METHODS, add_cors_headers, preflight_response
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = classify(Blueprint("api", __name__, url_prefix="/api/v1"), "public")
 errors.register(bp)
 
 

@@ -31,7 +31,7 @@ from .organisation import (
     organisation_departement,
     organisation_theme,
 )
-from .revision import AuditLog, Revision, RevisionState
+from .revision import AuditLog, Revision, RevisionAction, RevisionState
 from .search import SearchOutbox
 from .taxonomy import Public, Theme
 from .territory import Commune, Departement, Region
@@ -60,6 +60,7 @@ __all__ = [
     "Public",
     "Region",
     "Revision",
+    "RevisionAction",
     "RevisionState",
     "Role",
     "SearchOutbox",

@@ -9,7 +9,7 @@ from ..extensions import db, login_manager
 
 def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
-    from . import embed, errors, feeds, pages, public, search, security, templating
+    from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
 
     app.register_blueprint(public.bp)
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
+    guards.init_app(app)
 
     login_manager.login_view = "auth.login" if "auth" in app.blueprints else None
     login_manager.login_message = "Connectez-vous pour accéder à cette page."

@@ -12,9 +12,10 @@ from flask import Blueprint, render_template, request, url_for
 from ..api import queries
 from ..services.filters import InitiativeFilters
 from .feeds import initiative_url
+from .guards import classify
 from .templating import has_endpoint
 
-bp = Blueprint("embed", __name__, url_prefix="/embed")
+bp = classify(Blueprint("embed", __name__, url_prefix="/embed"), "public")
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 50

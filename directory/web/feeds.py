@@ -15,9 +15,10 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ..api import queries
 from ..models import Initiative, OrganisationRole
 from ..services.filters import InitiativeFilters
+from .guards import classify
 from .templating import has_endpoint
 
-bp = Blueprint("feeds", __name__, url_prefix="/flux")
+bp = classify(Blueprint("feeds", __name__, url_prefix="/flux"), "public")
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50

@@ -18,9 +18,10 @@ from flask import (
 from .. import maps
 from ..services import browse
 from ..services.filters import InitiativeFilters
+from .guards import classify
 from .security import content_security_policy
 
-bp = Blueprint("map", __name__)
+bp = classify(Blueprint("map", __name__), "public")
 
 FORMATS = ("geojson", "compact")
 

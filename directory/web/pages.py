@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-bp = Blueprint("pages", __name__)
+from .guards import classify
+
+bp = classify(Blueprint("pages", __name__), "public")
 
 
 @bp.get("/mentions-legales")

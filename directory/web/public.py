@@ -6,8 +6,9 @@ from flask import Blueprint, abort, render_template, request
 
 from ..services import browse
 from ..services.filters import InitiativeFilters
+from .guards import classify
 
-bp = Blueprint("public", __name__)
+bp = classify(Blueprint("public", __name__), "public")
 
 
 @bp.get("/")

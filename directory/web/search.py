@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from ..search import service
+from .guards import classify
 
-bp = Blueprint("search", __name__)
+bp = classify(Blueprint("search", __name__), "public")
 
 
 @bp.get("/recherche")

@@ -168,8 +168,21 @@ def nl2br(value: str | None) -> Markup:
     )
 
 
+class _TemplateRules:
+    """``can.edit_initiative(initiative)`` in templates: the server's rules for the current user."""
+
+    def __getattr__(self, name: str):
+        from flask_login import current_user
+
+        from ..services.permissions import TEMPLATE_RULES
+
+        rule = TEMPLATE_RULES[name]
+        return lambda *args: rule(current_user, *args)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
+        can=_TemplateRules(),
         csp_nonce=csp_nonce,
         has_endpoint=has_endpoint,
         main_navigation=main_navigation,
