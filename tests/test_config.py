@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from directory import create_app
 from directory.config import load_config, sqlalchemy_url
 from directory.extensions import db
+from directory.web.guards import access
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
@@ -90,6 +91,7 @@ def _remote_addr_app(tmp_path, proxies: int):
     )
 
     @app.get("/_test/remote-addr")
+    @access("public")
     def remote_addr():
         from flask import request
 
