@@ -11,6 +11,8 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
+    from .media import bp as media_bp
+    from .partner import bp as partner_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
@@ -19,6 +21,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(partner_bp)
+    app.register_blueprint(media_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
