@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
+    from .proposals import bp as proposals_bp
     from .media import bp as media_bp
     from .partner import bp as partner_bp
 
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(proposals_bp)
     app.register_blueprint(partner_bp)
     app.register_blueprint(media_bp)
     errors.init_app(app)
