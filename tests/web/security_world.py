@@ -1,0 +1,177 @@
+"""Shared set-up of the security tests: two partner organisations, staff, and their entries.
+
+``build_world(app)`` adds organisation A (published, one published initiative, one initiative
+still PROPOSED, a pending change proposed by A's member) and organisation B with its own
+member, plus a curator and an administrator. ``sample_url(rule, world)`` fills a route's
+arguments with A's real slugs and ids, so that walking ``app.url_map`` reaches real pages and
+routes added later are covered without editing the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from factories import make_event, make_initiative, make_organisation, make_user
+
+from directory.extensions import db
+from directory.models import Revision, RevisionState, Role, Status
+from directory.web.guards import route_access
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+ROLES = ("anonymous", "member_a", "member_b", "curator", "admin")
+
+
+@dataclass
+class World:
+    organisation_a: str
+    organisation_a_id: int
+    organisation_b: str
+    initiative_a: str  # published, led by A
+    initiative_a_id: int
+    proposed_a: str  # PROPOSED, led by A: private to A and staff
+    proposed_a_id: int
+    revision_a_id: int  # pending change of initiative_a proposed by A's member
+    event: str
+    member_a_id: int
+    colleague_a_id: int  # a second member of A (a target for "remove member")
+    member_b_id: int
+    curator_id: int
+    admin_id: int
+
+    def user_id(self, role: str) -> int | None:
+        return {
+            "anonymous": None,
+            "member_a": self.member_a_id,
+            "member_b": self.member_b_id,
+            "curator": self.curator_id,
+            "admin": self.admin_id,
+        }[role]
+
+
+def build_world(app) -> World:
+    from directory.services import workflow
+
+    with app.app_context():
+        organisation_a = make_organisation(name="Organisation A")
+        organisation_b = make_organisation(name="Organisation B")
+        member_a = make_user(organisation=organisation_a, name="Membre A")
+        colleague_a = make_user(organisation=organisation_a, name="Collègue A")
+        member_b = make_user(organisation=organisation_b, name="Membre B")
+        curator = make_user(role=Role.CURATOR, name="Chargée de mission")
+        admin = make_user(role=Role.ADMIN, name="Administratrice")
+        initiative_a = make_initiative(title="Initiative publiée de A", lead=organisation_a)
+        proposed_a = make_initiative(
+            title="Initiative proposée de A", lead=organisation_a, status=Status.PROPOSED
+        )
+        make_initiative(title="Initiative de B", lead=organisation_b)
+        event = make_event()
+        db.session.commit()
+        workflow.submit_initiative(
+            member_a,
+            {"summary": "Changement proposé par A."},
+            initiative=initiative_a,
+            token=workflow.edit_token(initiative_a),
+        )
+        revision = db.session.scalars(
+            sa.select(Revision).where(
+                Revision.entity_id == initiative_a.id,
+                Revision.entity_type == "initiative",
+                Revision.state == RevisionState.PROPOSED,
+            )
+        ).one()
+        return World(
+            organisation_a=organisation_a.slug,
+            organisation_a_id=organisation_a.id,
+            organisation_b=organisation_b.slug,
+            initiative_a=initiative_a.slug,
+            initiative_a_id=initiative_a.id,
+            proposed_a=proposed_a.slug,
+            proposed_a_id=proposed_a.id,
+            revision_a_id=revision.id,
+            event=event.slug,
+            member_a_id=member_a.id,
+            colleague_a_id=colleague_a.id,
+            member_b_id=member_b.id,
+            curator_id=curator.id,
+            admin_id=admin.id,
+        )
+
+
+def sign_in_as(app, client, world: World, role: str) -> None:
+    """Open a session for ``role`` on ``client`` (anonymous: nothing to do)."""
+    from directory.models import User
+
+    user_id = world.user_id(role)
+    if user_id is None:
+        return
+    with app.app_context():
+        login_id = db.session.get(User, user_id).get_id()
+    with client.session_transaction() as session:
+        session["_user_id"] = login_id
+        session["_fresh"] = True
+
+
+def _argument_value(rule, argument: str, world: World) -> str:
+    path = rule.rule
+    converter = type(rule._converters[argument]).__name__.lower()
+    if argument == "slug":
+        if "/initiatives/" in path:
+            return world.initiative_a
+        if "/organisations/" in path:
+            return world.organisation_a
+        if "/evenements/" in path or "/events/" in path:
+            return world.event
+        return "inconnu"
+    if argument in ("initiative_id", "entry_id") or (argument == "id" and "initiative" in path):
+        return str(world.initiative_a_id)
+    if argument == "organisation_id":
+        return str(world.organisation_a_id)
+    if argument in ("revision_id", "id") or "revision" in argument:
+        return str(world.revision_a_id)
+    if argument == "user_id":
+        return str(world.colleague_a_id)
+    if argument == "code":
+        return "13"
+    if argument == "filename":
+        return "css/app.css"
+    if "int" in converter:
+        return "999999"
+    return "inconnu"
+
+
+def sample_url(rule, world: World) -> str:
+    """The rule's address with A's real slugs and ids in place of its arguments."""
+    values = {argument: _argument_value(rule, argument, world) for argument in rule.arguments}
+    values = {
+        key: (int(value) if "int" in type(rule._converters[key]).__name__.lower() else value)
+        for key, value in values.items()
+    }
+    _, url = rule.build(values, append_unknown=False)
+    return url
+
+
+def rules(app, *, methods: set[str], levels: tuple[str, ...] | None = None):
+    """Rules of the app that accept one of ``methods`` (API excepted: read-only, tested apart)."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if rule.endpoint.startswith("api."):
+            continue
+        if not rule.methods & methods:
+            continue
+        if levels and route_access(app, rule.endpoint) not in levels:
+            continue
+        yield rule
+
+
+def row_counts(app) -> dict[str, int]:
+    """Rows of every table, and the version sum of versioned entries (edits bump it)."""
+    counts: dict[str, int] = {}
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            counts[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            if "version" in table.c:
+                counts[f"{table.name}.version"] = db.session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.sum(table.c.version), 0))
+                )
+        db.session.remove()
+    return counts
