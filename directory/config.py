@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,37 @@ ENV_KEYS = (
     "MAIL_USE_TLS",
     "MAIL_USE_SSL",
     "MAIL_DEFAULT_SENDER",
+    "SESSION_COOKIE_SECURE",
+    "AUTH_RATE_LIMIT_PER_EMAIL",
+    "AUTH_RATE_LIMIT_PER_ADDRESS",
 )
+
+# Environment variables are strings: these keys are turned into the type the app expects.
+_BOOLEAN_KEYS = ("MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE")
+_INTEGER_KEYS = ("MAIL_PORT", "PROXY_COUNT")
+_TRUE = {"1", "true", "yes", "on", "oui"}
+_FALSE = {"0", "false", "no", "off", "non", ""}
+
+
+def parse_bool(value: Any) -> bool:
+    """``"1"``, ``"true"``, ``"yes"``, ``"on"`` → True; ``"0"``, ``"false"``, ``""``... → False."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"valeur booléenne invalide : {value!r}")
+    return bool(value)
+
+
+def _coerce_types(config: dict[str, Any]) -> None:
+    for key in _BOOLEAN_KEYS:
+        if key in config and config[key] is not None:
+            config[key] = parse_bool(config[key])
+    for key in _INTEGER_KEYS:
+        if isinstance(config.get(key), str):
+            config[key] = int(config[key].strip() or 0)
 
 
 def instance_path_from_env() -> Path:
@@ -76,8 +107,21 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PAGE_SIZE": 20,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Sessions (issue #5). Secure cookies are switched on below outside debug and tests.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Sign-in attempts ("5 per minute;20 per hour"), counted per account and per address.
+        "AUTH_RATE_LIMIT_PER_EMAIL": "5 per minute;20 per hour",
+        "AUTH_RATE_LIMIT_PER_ADDRESS": "30 per hour",
+        # Password reset requests, per address asked for and per client address.
+        "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": "3 per hour",
+        "PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS": "20 per hour",
+        # Lifetime of the links sent by mail, in seconds.
+        "INVITATION_MAX_AGE": 7 * 24 * 3600,
+        "PASSWORD_RESET_MAX_AGE": 3600,
         # Outgoing mail: none configured means messages go to instance/outbox/ (services/mail.py).
         "MAIL_SERVER": None,
     }
@@ -90,6 +134,16 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         exec(compile(local.read_text(), str(local), "exec"), namespace)  # noqa: S102 - operator's own file
         config.update({k: v for k, v in namespace.items() if k.isupper()})
     config.update(overrides or {})
+    _coerce_types(config)
+    # Cookies only over HTTPS in production; a developer's http://localhost keeps working.
+    debug = config.get("DEBUG") or os.environ.get("FLASK_DEBUG", "").strip().lower() in _TRUE
+    secure = not (config.get("TESTING") or debug)
+    config.setdefault("SESSION_COOKIE_SECURE", secure)
+    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    remember = config["REMEMBER_COOKIE_DURATION"]
+    if not isinstance(remember, timedelta):
+        remember = timedelta(seconds=int(remember))
+    config["REMEMBER_COOKIE_DURATION"] = min(remember, timedelta(days=30))
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _secret_key(instance_path)
     config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["DATABASE_URL"])

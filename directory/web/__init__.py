@@ -11,9 +11,12 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
-    from .proposals import bp as proposals_bp
+    from .auth import bp as auth_bp
     from .media import bp as media_bp
+    from .members import bp as members_bp
     from .partner import bp as partner_bp
+    from .proposals import bp as proposals_bp
+    from .staff import bp as staff_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
@@ -23,8 +26,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(proposals_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(members_bp)
     app.register_blueprint(partner_bp)
     app.register_blueprint(media_bp)
+    app.register_blueprint(staff_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)

@@ -8,7 +8,13 @@ from factories import make_organisation, make_user
 from directory.extensions import db
 from directory.web.guards import route_access
 
-PLACEHOLDERS = {"int": "999999", "default": "inconnu", "string": "inconnu", "path": "inconnu"}
+PLACEHOLDERS = {
+    "int": "999999",
+    "integer": "999999",
+    "default": "inconnu",
+    "string": "inconnu",
+    "path": "inconnu",
+}
 
 
 def _sample_url(rule) -> str:

@@ -1,0 +1,366 @@
+"""Sign-in and sign-out, invitation and password-reset links, the « Mon compte » page (issue #5).
+
+Every address here is public except the account pages (signed in). Sign-in opens a brand-new
+session; sign-out, a password change or reset and « déconnecter tous les appareils » bump the
+account's ``session_version``, which ends every other session and remember-me cookie (the user
+loader refuses old versions). Sign-in and reset requests are rate limited per address asked
+for and per client address, on the app's limiter (``directory/api/limits.py``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+
+from ..api import limits
+from ..services import accounts, tokens
+from ..services.accounts import MAX_PASSWORD_LENGTH, AccountError
+from .guards import access, classify
+
+bp = classify(Blueprint("auth", __name__), "public")
+
+EMAIL_MAX = 254
+NEXT_MAX = 2000
+WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
+
+
+@bp.record_once
+def _on_register(state: BlueprintSetupState) -> None:
+    # The counters live on the app's limiter; it must exist before the first request.
+    limits.limiter_for(state.app)
+
+
+# -- forms ---------------------------------------------------------------------------------
+
+
+def no_control_characters(form: FlaskForm, field: Any) -> None:
+    if any(unicodedata.category(c) == "Cc" for c in field.data or ""):
+        raise ValidationError("Ce champ contient des caractères non autorisés.")
+
+
+def email_address(form: FlaskForm, field: Any) -> None:
+    try:
+        accounts.normalise_email(field.data or "")
+    except AccountError as error:
+        raise ValidationError(
+            "Saisissez une adresse électronique valide, par exemple nom@exemple.fr."
+        ) from error
+
+
+def _email_field() -> EmailField:
+    return EmailField(
+        "Adresse électronique",
+        validators=[
+            InputRequired("Saisissez votre adresse électronique."),
+            Length(max=EMAIL_MAX, message=f"{EMAIL_MAX} caractères au maximum."),
+            no_control_characters,
+        ],
+    )
+
+
+def _new_password_fields() -> tuple[PasswordField, PasswordField]:
+    password = PasswordField(
+        "Nouveau mot de passe",
+        validators=[
+            InputRequired("Choisissez un mot de passe."),
+            Length(
+                max=MAX_PASSWORD_LENGTH,
+                message=f"{MAX_PASSWORD_LENGTH} caractères au maximum.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Confirmez le nouveau mot de passe",
+        validators=[
+            InputRequired("Saisissez une seconde fois le mot de passe."),
+            EqualTo("password", message="Les deux mots de passe ne sont pas identiques."),
+        ],
+    )
+    return password, confirm
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField(
+        "Mot de passe",
+        validators=[
+            InputRequired("Saisissez votre mot de passe."),
+            Length(
+                max=MAX_PASSWORD_LENGTH,
+                message=f"{MAX_PASSWORD_LENGTH} caractères au maximum.",
+            ),
+        ],
+    )
+    remember = BooleanField("Se souvenir de moi pendant 30 jours sur cet appareil")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email_field()
+
+    def validate_email(self, field: Any) -> None:
+        email_address(self, field)
+
+
+class SetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields()
+
+    def validate_password(self, field: Any) -> None:
+        _strong_password(field)
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        "Mot de passe actuel",
+        validators=[
+            InputRequired("Saisissez votre mot de passe actuel."),
+            Length(max=MAX_PASSWORD_LENGTH, message="Mot de passe actuel incorrect."),
+        ],
+    )
+    password, confirm = _new_password_fields()
+
+    def validate_password(self, field: Any) -> None:
+        _strong_password(field)
+
+
+def _strong_password(field: Any) -> None:
+    try:
+        accounts.check_password_strength(field.data or "")
+    except AccountError as error:
+        raise ValidationError(str(error)) from error
+
+
+class EmptyForm(FlaskForm):
+    """A form with nothing but its CSRF token (buttons that change something)."""
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def safe_next(target: str | None) -> str | None:
+    """A path inside this site to go back to after sign-in, or None for anything else."""
+    if not target or len(target) > NEXT_MAX:
+        return None
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in target):
+        return None
+    if "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def home_url() -> str:
+    """Where a signed-in person lands: the partner space if there is one, else the home page."""
+    for endpoint in ("partner.dashboard", "public.home"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return "/"
+
+
+def _client_address() -> str:
+    return request.remote_addr or "inconnue"
+
+
+def _email_key(raw: str) -> str:
+    """The counter key of an address: normalised when valid, else a bounded folded copy."""
+    try:
+        return accounts.normalise_email(raw)
+    except AccountError:
+        return accounts.printable(raw.strip().lower())
+
+
+def _too_many(kind: str) -> tuple[str, int, dict[str, str]]:
+    return (
+        render_template("auth/too_many.html", kind=kind),
+        429,
+        {"Retry-After": "60"},
+    )
+
+
+def _open_session(user: Any, remember: bool = False) -> None:
+    """A brand-new session for ``user``: nothing of the previous one is kept."""
+    session.clear()
+    login_user(user, remember=remember)
+    accounts.record_sign_in(user, ip=_client_address())
+
+
+def _private(response: Any) -> Response:
+    """Pages reached through a secret link: never cached, never leaked through Referer."""
+    response = current_app.make_response(response)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- sign-in and sign-out ------------------------------------------------------------------
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.args.get("next"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(next_url or home_url())
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next_url=next_url)
+
+    email, address = form.email.data, _client_address()
+    allowed_email = limits.hit(
+        current_app.config["AUTH_RATE_LIMIT_PER_EMAIL"], "login-email", _email_key(email)
+    )
+    allowed_address = limits.hit(
+        current_app.config["AUTH_RATE_LIMIT_PER_ADDRESS"], "login-address", address
+    )
+    if not (allowed_email and allowed_address):
+        accounts.record_limited_attempt(email, ip=address)
+        return _too_many("login")
+
+    user = accounts.authenticate(email, form.password.data, ip=address)
+    if user is None:
+        form.password.data = ""
+        return render_template(
+            "auth/login.html", form=form, next_url=next_url, error=WRONG_CREDENTIALS
+        )
+    _open_session(user, remember=form.remember.data)
+    flash(f"Bienvenue, {user.name or user.email}.", "success")
+    return redirect(next_url or home_url())
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        accounts.sign_out_everywhere(current_user._get_current_object(), ip=_client_address())
+    session.clear()
+    logout_user()  # also deletes the remember-me cookie
+    flash("Vous êtes déconnecté·e.", "info")
+    return redirect(url_for("public.home") if "public.home" in current_app.view_functions else "/")
+
+
+# -- links sent by mail --------------------------------------------------------------------
+
+
+def _token_page(token: str, purpose: tokens.Purpose, template_title: str):
+    try:
+        user = tokens.read_token(token, purpose)
+    except tokens.TokenError as error:
+        page = render_template(
+            "auth/link_error.html",
+            message=str(error),
+            expired=isinstance(error, tokens.TokenExpired),
+            purpose=purpose.value,
+        )
+        return _private((page, error.status))
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        accounts.complete_from_token(
+            user, form.password.data, purpose=purpose, ip=_client_address()
+        )
+        _open_session(user)
+        if purpose == tokens.Purpose.INVITATION:
+            flash("Votre compte est activé : bienvenue dans l’annuaire.", "success")
+        else:
+            flash("Votre mot de passe a été changé.", "success")
+        return redirect(home_url())
+    page = render_template(
+        "auth/set_password.html",
+        form=form,
+        user=user,
+        title=template_title,
+        purpose=purpose.value,
+    )
+    return _private(page)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    return _token_page(token, tokens.Purpose.INVITATION, "Activer votre compte")
+
+
+@bp.route("/reinitialiser/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _token_page(token, tokens.Purpose.PASSWORD_RESET, "Choisir un nouveau mot de passe")
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot_password.html", form=form)
+    email, address = form.email.data, _client_address()
+    allowed_email = limits.hit(
+        current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_EMAIL"], "reset-email", _email_key(email)
+    )
+    allowed_address = limits.hit(
+        current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS"], "reset-address", address
+    )
+    if not (allowed_email and allowed_address):
+        accounts.record_limited_attempt(email, ip=address, action="account.password_reset")
+        return _too_many("reset")
+    accounts.request_password_reset(email, ip=address)
+    return render_template("auth/forgot_password_sent.html")
+
+
+# -- my account ----------------------------------------------------------------------------
+
+
+@bp.route("/compte")
+@access("partner")
+def account():
+    return render_template(
+        "auth/account.html", password_form=ChangePasswordForm(), everywhere_form=EmptyForm()
+    )
+
+
+@bp.route("/compte/mot-de-passe", methods=["POST"])
+@access("partner")
+def change_password():
+    form = ChangePasswordForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                user, form.current.data, form.password.data, ip=_client_address()
+            )
+        except AccountError as error:
+            form.current.errors = [*form.current.errors, str(error)]
+        else:
+            # The other sessions are over; this one goes on with the new version.
+            remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            login_user(user, remember=remember in request.cookies, fresh=True)
+            flash(
+                "Votre mot de passe a été changé. Vos autres appareils ont été déconnectés.",
+                "success",
+            )
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", password_form=form, everywhere_form=EmptyForm())
+
+
+@bp.route("/compte/deconnexion-partout", methods=["POST"])
+@access("partner")
+def sign_out_everywhere():
+    accounts.sign_out_everywhere(
+        current_user._get_current_object(), ip=_client_address(), action="auth.logout_everywhere"
+    )
+    session.clear()
+    logout_user()
+    flash("Vous êtes déconnecté·e de tous vos appareils, y compris celui-ci.", "info")
+    return redirect(url_for("auth.login"))
