@@ -328,6 +328,18 @@ class CommuneMixin:
             raise ValidationError(error.args[0]) from error
 
 
+def _commune_code(value: Any) -> str:
+    """The hidden code set by the autocomplete; anything malformed is simply ignored."""
+    value = value.strip() if isinstance(value, str) else ""
+    return value.upper() if _COMMUNE_CODE.match(value) else ""
+
+
+def _edit_token(value: Any) -> str:
+    """The hidden edit token; a malformed one is kept as a value that never matches."""
+    value = value.strip() if isinstance(value, str) else ""
+    return value if re.fullmatch(r"[A-Za-z0-9_-]{0,100}", value) else "invalide"
+
+
 def _commune_fields():
     return (
         text_field(
@@ -335,7 +347,7 @@ def _commune_fields():
             120,
             description="Nom, code postal ou code INSEE, par exemple « Marseille » ou « 13001 ».",
         ),
-        HiddenField(filters=[_strip], validators=[_length(5), safe_text()]),
+        HiddenField(filters=[_commune_code]),
     )
 
 
@@ -434,7 +446,7 @@ class InitiativeForm(BaseForm):
     organisations = FieldList(
         FormField(LinkForm), "Organisation associée", min_entries=1, max_entries=MAX_LINKS
     )
-    token = HiddenField(filters=[_strip], validators=[_length(200), safe_text()])
+    token = HiddenField(filters=[_edit_token])
 
     RICH_FIELDS = ("description", "genesis", "evaluation", "policy_impact", "public_support")
 
@@ -546,7 +558,7 @@ class OrganisationForm(CommuneMixin, BaseForm):
     remove_logo = BooleanField("Retirer le logo actuel")
     themes = CheckboxesField("Thèmes", choices=[])
     departements = CheckboxesField("Territoires d’action", choices=[])
-    token = HiddenField(filters=[_strip], validators=[_length(200), safe_text()])
+    token = HiddenField(filters=[_edit_token])
 
     prepared_logo: tuple[bytes, str] | None = None
     # The logo of the version being edited (set by ``build_organisation_form``).

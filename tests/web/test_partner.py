@@ -9,8 +9,6 @@ from factories import make_initiative, make_organisation, make_user
 from directory.extensions import db
 from directory.models import (
     Initiative,
-    Organisation,
-    Revision,
     RevisionState,
     Role,
     Status,
