@@ -336,6 +336,12 @@ def change_password():
     form = ChangePasswordForm()
     user = current_user._get_current_object()
     if form.validate_on_submit():
+        # Guessing the current password from a stolen session counts like sign-in attempts.
+        if not limits.hit(
+            current_app.config["AUTH_RATE_LIMIT_PER_EMAIL"], "login-email", user.email
+        ):
+            accounts.record_limited_attempt(user.email, ip=_client_address())
+            return _too_many("login")
         try:
             accounts.change_password(
                 user, form.current.data, form.password.data, ip=_client_address()
