@@ -13,6 +13,7 @@ from sqlalchemy import select
 from directory.config import ROOT
 from directory.extensions import db
 from directory.web import templating
+from directory.web.guards import access
 
 LEGAL_PAGES = ["/mentions-legales", "/accessibilite", "/donnees-personnelles", "/plan-du-site"]
 
@@ -217,7 +218,7 @@ def test_server_error_gives_the_french_500_page(app):
     def broken():
         raise RuntimeError("boom")
 
-    app.add_url_rule("/__panne", "broken", broken)
+    app.add_url_rule("/__panne", "broken", access("public")(broken))
     response = app.test_client().get("/__panne")
     assert response.status_code == 500
     html = response.get_data(as_text=True)
@@ -232,7 +233,7 @@ def test_flash_messages_are_dsfr_alerts(app):
         flash("Adresse invalide.", "danger")
         return render_template("pages/sitemap.html")
 
-    app.add_url_rule("/__flash", "flashing", flashing)
+    app.add_url_rule("/__flash", "flashing", access("public")(flashing))
     html = app.test_client().get("/__flash").get_data(as_text=True)
     assert 'class="fr-alert fr-alert--success fr-alert--sm" role="status"' in html
     assert 'class="fr-alert fr-alert--error fr-alert--sm" role="alert"' in html
