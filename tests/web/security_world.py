@@ -112,13 +112,17 @@ def sign_in_as(app, client, world: World, role: str) -> None:
         session["_fresh"] = True
 
 
-def _argument_value(rule, argument: str, world: World) -> str:
+def _argument_value(rule, argument: str, world: World, chosen: dict[str, str]) -> str:
     path = rule.rule
-    converter = type(rule._converters[argument]).__name__.lower()
+    converter = rule._converters[argument]
+    items = getattr(converter, "items", None)  # <any(a, b):name>
+    if items:
+        return "initiatives" if "initiatives" in items else sorted(items)[0]
+    kind = " ".join(chosen.values())
     if argument == "slug":
-        if "/initiatives/" in path:
+        if "/initiatives/" in path or "initiatives" in kind:
             return world.initiative_a
-        if "/organisations/" in path:
+        if "/organisations/" in path or "organisations" in kind:
             return world.organisation_a
         if "/evenements/" in path or "/events/" in path:
             return world.event
@@ -135,17 +139,21 @@ def _argument_value(rule, argument: str, world: World) -> str:
         return "13"
     if argument == "filename":
         return "css/app.css"
-    if "int" in converter:
+    if "int" in type(converter).__name__.lower():
         return "999999"
     return "inconnu"
 
 
 def sample_url(rule, world: World) -> str:
     """The rule's address with A's real slugs and ids in place of its arguments."""
-    values = {argument: _argument_value(rule, argument, world) for argument in rule.arguments}
+    chosen: dict[str, str] = {}
+    # Choices (<any(...)>) first: the slug that follows depends on them.
+    ordered = sorted(rule.arguments, key=lambda name: not hasattr(rule._converters[name], "items"))
+    for argument in ordered:
+        chosen[argument] = _argument_value(rule, argument, world, chosen)
     values = {
         key: (int(value) if "int" in type(rule._converters[key]).__name__.lower() else value)
-        for key, value in values.items()
+        for key, value in chosen.items()
     }
     _, url = rule.build(values, append_unknown=False)
     return url
