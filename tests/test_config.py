@@ -119,3 +119,31 @@ def test_one_trusted_proxy_gives_the_client_address(tmp_path):
     )
     # Only the last hop, added by our own proxy, is trusted: a spoofed first entry is ignored.
     assert response.text == "203.0.113.9"
+
+
+def test_mail_settings_from_the_environment_are_typed(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("MAIL_USE_TLS", "true")
+    monkeypatch.setenv("MAIL_USE_SSL", "0")
+    config = load_config(tmp_path)
+    assert config["MAIL_PORT"] == 2525
+    assert config["MAIL_USE_TLS"] is True
+    assert config["MAIL_USE_SSL"] is False
+    monkeypatch.setenv("MAIL_USE_TLS", "peut-être")
+    with pytest.raises(ValueError, match="booléenne"):
+        load_config(tmp_path)
+
+
+def test_session_cookies_are_secure_except_in_tests_and_debug(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    production = load_config(tmp_path)
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["REMEMBER_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_HTTPONLY"] and production["REMEMBER_COOKIE_HTTPONLY"]
+    assert production["SESSION_COOKIE_SAMESITE"] == production["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+    assert load_config(tmp_path, {"TESTING": True})["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    assert load_config(tmp_path)["REMEMBER_COOKIE_SECURE"] is False
+    long_memory = load_config(tmp_path, {"REMEMBER_COOKIE_DURATION": 365 * 86400})
+    assert long_memory["REMEMBER_COOKIE_DURATION"].days == 30
