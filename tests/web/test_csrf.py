@@ -134,7 +134,8 @@ def test_get_requests_change_nothing(app, role):
         url = sample_url(rule, world)
         response = client.get(url)
         assert response.status_code < 500, url
-        if role in ("curator", "admin") and route_access(app, rule.endpoint) != "admin":
+        level = route_access(app, rule.endpoint)
+        if role in ("curator", "admin") and level in ("partner", "staff"):
             # Staff see every page with A's real entries: the walk reaches real views.
             assert response.status_code < 400, url
         visited.append(url)
