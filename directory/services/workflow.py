@@ -82,12 +82,11 @@ from ..models import (
     Status,
     Theme,
     initiative_departement,
-    organisation_departement,
 )
 from ..models.base import utcnow
 from ..text import slugify
 from . import permissions
-from .browse import Page
+from .browse import Page, organisation_in_departement
 
 INITIATIVE = "initiative"
 ORGANISATION = "organisation"
@@ -1116,6 +1115,66 @@ def diff(before: dict | None, after: dict) -> list[FieldChange]:
     ]
 
 
+def changes_of(revision: Revision) -> list[FieldChange]:
+    """What ``revision`` changes, field by field.
+
+    A pending proposal on an online (published or archived) entry is compared with the entry as
+    it is now, which is what approving it would overwrite; a creation with nothing; any other
+    revision with the version applied just before it.
+    """
+    entry = entry_of(revision)
+    if revision.action == RevisionAction.CREATE:
+        return diff(None, revision.snapshot)
+    if (
+        revision.state == RevisionState.PROPOSED
+        and entry is not None
+        and entry.status in (Status.PUBLISHED, Status.ARCHIVED)
+    ):
+        return diff(snapshot(entry), revision.snapshot)
+    return diff(previous_snapshot(revision), revision.snapshot)
+
+
+def is_outdated(revision: Revision) -> bool:
+    """A pending proposal made against a version of the entry that has changed since."""
+    entry = entry_of(revision)
+    return (
+        revision.state == RevisionState.PROPOSED
+        and revision.base_version is not None
+        and entry is not None
+        and entry.status in (Status.PUBLISHED, Status.ARCHIVED)
+        and entry.version != revision.base_version
+    )
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    revision: Revision
+    changes: list[FieldChange]
+
+
+def history_items(entry: Initiative | Organisation) -> list[HistoryItem]:
+    """``history(entry)`` with the fields each revision changed (against the version before)."""
+    items: list[HistoryItem] = []
+    applied: dict | None = None
+    for revision in reversed(history(entry)):
+        if revision.action == RevisionAction.CREATE:
+            changes = diff(None, revision.snapshot)
+        else:
+            changes = diff(applied, revision.snapshot) if applied is not None else []
+        items.append(HistoryItem(revision, changes))
+        if revision.state in (RevisionState.APPLIED, RevisionState.APPROVED):
+            applied = revision.snapshot
+    return list(reversed(items))
+
+
+def find_entry(kind: str, slug: str) -> Initiative | Organisation | None:
+    """An initiative or organisation (``kind``) by slug, whatever its status."""
+    model = {INITIATIVE: Initiative, ORGANISATION: Organisation}.get(kind)
+    if model is None or not isinstance(slug, str) or "\x00" in slug or len(slug) > 200:
+        return None
+    return db.session.scalar(sa.select(model).where(model.slug == slug))
+
+
 def pending_for(entry: Initiative | Organisation) -> list[Revision]:
     """Proposed revisions of ``entry``, oldest first."""
     return _pending(entry)
@@ -1144,8 +1203,7 @@ def review_queue(
             initiative_departement.c.departement_code == departement,
         )
         in_organisation = sa.exists().where(
-            organisation_departement.c.organisation_id == Revision.entity_id,
-            organisation_departement.c.departement_code == departement,
+            Organisation.id == Revision.entity_id, organisation_in_departement(departement)
         )
         conditions.append(
             sa.or_(
@@ -1165,6 +1223,67 @@ def review_queue(
         )
     )
     return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def queue_counts() -> dict[tuple[str, str], int]:
+    """Pending proposals by (entity type, action)."""
+    rows = db.session.execute(
+        sa.select(Revision.entity_type, Revision.action, sa.func.count(Revision.id))
+        .where(Revision.state == RevisionState.PROPOSED)
+        .group_by(Revision.entity_type, Revision.action)
+    )
+    return {(kind, RevisionAction(action).value): count for kind, action, count in rows}
+
+
+def queue_organisations() -> list[Organisation]:
+    """Organisations that have pending proposals (choices of the queue filter)."""
+    return list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .where(
+                Organisation.id.in_(
+                    sa.select(Revision.organisation_id).where(
+                        Revision.state == RevisionState.PROPOSED
+                    )
+                )
+            )
+            .order_by(Organisation.name)
+        )
+    )
+
+
+_REFERENCES: dict[str, tuple[type, str]] = {
+    "themes": (Theme, "slug"),
+    "publics": (Public, "slug"),
+    "organisations": (Organisation, "slug"),
+    "departements": (Departement, "code"),
+    "communes": (Commune, "code"),
+}
+
+
+def reference_names(kind: str, keys: list[str]) -> dict[str, str]:
+    """Display names of snapshot references: themes, publics, organisations (by slug),
+    départements and communes (by code); unknown keys are left out."""
+    model, key = _REFERENCES[kind]
+    wanted = [value for value in keys if isinstance(value, str)]
+    if not wanted:
+        return {}
+    column = getattr(model, key)
+    rows = db.session.scalars(sa.select(model).where(column.in_(wanted)))
+    return {getattr(row, key): row.label if model is Commune else row.name for row in rows}
+
+
+def covered_departements() -> list[Departement]:
+    """The départements the directory covers, for filters."""
+    from ..territories import COVERED_DEPARTEMENTS
+
+    return list(
+        db.session.scalars(
+            sa.select(Departement)
+            .where(Departement.code.in_(COVERED_DEPARTEMENTS))
+            .order_by(Departement.code)
+        )
+    )
 
 
 def pending_count() -> int:
