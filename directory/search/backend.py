@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import numpy as np
+
 from .documents import Document
 from .query import ParsedQuery
 
@@ -34,19 +36,29 @@ class IndexBusy(Exception):
     """Another process is writing to the index; the outbox keeps the work for later."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Matches:
-    """The entries a query matches (unordered), as backend handles mapped to entity ids."""
+    """The entries a query matches, as arrays: backend handles (ascending), the entity id and
+    the relevance score of each."""
 
-    handles: dict[int, int]  # backend handle -> entity id
+    handles: np.ndarray
+    entity_ids: np.ndarray
+    scores: np.ndarray
     complete: bool = False  # every match of the query, no filter applied
 
     @property
     def ids(self) -> set[int]:
-        return set(self.handles.values())
+        return set(self.entity_ids.tolist())
 
     def __len__(self) -> int:
         return len(self.handles)
+
+    def restricted(self, allowed: np.ndarray | None) -> Matches:
+        """The matches whose entity id is in ``allowed`` (None: no restriction)."""
+        if allowed is None:
+            return self
+        kept = np.isin(self.entity_ids, allowed)
+        return Matches(self.handles[kept], self.entity_ids[kept], self.scores[kept])
 
 
 class IndexWriter(Protocol):
@@ -73,10 +85,8 @@ class SearchBackend(Protocol):
 
     def match(self, entity_type: str, query: ParsedQuery, mode: Mode) -> Matches: ...
 
-    def rank(
-        self, query: ParsedQuery, mode: Mode, allowed: Matches, sort: Sort, offset: int, limit: int
-    ) -> list[int]:
-        """Entity ids of ``allowed`` in result order, from ``offset``."""
+    def rank(self, matches: Matches, sort: Sort, offset: int, limit: int) -> list[int]:
+        """Entity ids of one page of ``matches`` in result order, from ``offset``."""
 
     def highlight_terms(self, query: ParsedQuery, mode: Mode) -> frozenset[str]: ...
 

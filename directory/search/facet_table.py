@@ -98,7 +98,7 @@ class FacetTable:
         """Mask of the published initiatives among ``ids`` (None: all of them)."""
         if ids is None:
             return np.ones(self.size, dtype=bool)
-        wanted = np.fromiter(ids, dtype=np.int64)
+        wanted = ids if isinstance(ids, np.ndarray) else np.fromiter(ids, dtype=np.int64)
         mask = np.zeros(self.size, dtype=bool)
         if self.size and len(wanted):
             positions = np.searchsorted(self.ids, wanted).clip(max=self.size - 1)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -29,7 +30,7 @@ from ..models import (
 from ..services.filters import InitiativeFilters, apply
 from ..text import fold
 from . import indexing
-from .backend import Matches, Mode, Sort
+from .backend import Mode, Sort
 from .documents import INITIATIVE, ORGANISATION
 from .facets import Facet, id_in, initiative_facets, organisation_kind_facet
 from .highlight import excerpt, mark
@@ -213,16 +214,16 @@ def _search(request: SearchRequest) -> SearchOutcome:
     for mode in modes:
         text_initiatives = backend.match(INITIATIVE, parsed, mode)
         text_organisations = backend.match(ORGANISATION, parsed, mode)
-        if text_initiatives.handles or text_organisations.handles:
+        if len(text_initiatives) or len(text_organisations):
             break
-    initiatives = _restrict(text_initiatives, sql_ids)
-    organisations = _restrict(text_organisations, kind_ids)
+    initiatives = text_initiatives.restricted(sql_ids)
+    organisations = text_organisations.restricted(kind_ids)
     outcome.mode = mode
     if mode == Mode.ANY:
         notes.append(
             "Aucun résultat ne contient tous les mots : résultats contenant au moins l’un d’eux."
         )
-    elif mode == Mode.FUZZY and (initiatives.handles or organisations.handles):
+    elif mode == Mode.FUZZY and (len(initiatives) or len(organisations)):
         notes.append("Aucun résultat exact : voici des résultats approchants.")
 
     terms = backend.highlight_terms(parsed, mode)
@@ -230,24 +231,20 @@ def _search(request: SearchRequest) -> SearchOutcome:
     outcome.initiatives.total = len(initiatives)
     outcome.organisations.total = len(organisations)
     if request.tab == "initiatives":
-        ids = backend.rank(
-            parsed, mode, initiatives, request.sort, offset, request.per_page, INITIATIVE
-        )
+        ids = backend.rank(initiatives, request.sort, offset, request.per_page)
         outcome.initiatives.hits = _initiative_hits(ids, terms)
         outcome.initiatives.page = request.page
     else:
-        ids = backend.rank(
-            parsed, mode, organisations, request.sort, offset, request.per_page, ORGANISATION
-        )
+        ids = backend.rank(organisations, request.sort, offset, request.per_page)
         outcome.organisations.hits = _organisation_hits(ids, terms)
         outcome.organisations.page = request.page
 
-    text_matches = text_initiatives.ids
-    outcome.facets = initiative_facets(
-        filters, text_matches & near_ids if near_ids is not None else text_matches
-    )
+    text_matches = text_initiatives.entity_ids
+    if near_ids is not None:
+        text_matches = text_matches[np.isin(text_matches, _array(near_ids))]
+    outcome.facets = initiative_facets(filters, text_matches)
     outcome.kind_facet = organisation_kind_facet(
-        id_in(Organisation.id, text_organisations.ids), request.kind
+        id_in(Organisation.id, text_organisations.entity_ids.tolist()), request.kind
     )
     unknown = backend.unknown_words(parsed.words)
     for word in unknown:
@@ -276,13 +273,7 @@ def _as_written(folded: str, backend) -> str:
     return folded
 
 
-def _restrict(matches: Matches, allowed: set[int] | None) -> Matches:
-    if allowed is None:
-        return matches
-    return Matches({h: i for h, i in matches.handles.items() if i in allowed}, complete=False)
-
-
-def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> set[int] | None:
+def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> np.ndarray | None:
     """Initiatives passing the non-text filters (None: no filter, all published qualify)."""
     plain = replace(filters, q="")
     if plain.is_empty and near_ids is None:
@@ -291,16 +282,23 @@ def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> set[
         sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED), plain, text=False
     )
     ids = set(db.session.scalars(statement))
-    return ids & near_ids if near_ids is not None else ids
+    return _array(ids & near_ids if near_ids is not None else ids)
 
 
-def _organisations_of_kind(kind: str) -> set[int] | None:
+def _array(ids: set[int]) -> np.ndarray:
+    return np.fromiter(ids, dtype=np.int64, count=len(ids))
+
+
+def _organisations_of_kind(kind: str) -> np.ndarray | None:
     if not kind:
         return None
-    return set(
-        db.session.scalars(
-            sa.select(Organisation.id).where(
-                Organisation.status == Status.PUBLISHED, Organisation.kind == OrganisationKind(kind)
+    return _array(
+        set(
+            db.session.scalars(
+                sa.select(Organisation.id).where(
+                    Organisation.status == Status.PUBLISHED,
+                    Organisation.kind == OrganisationKind(kind),
+                )
             )
         )
     )

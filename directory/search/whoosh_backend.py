@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from whoosh import fields, formats, index
 from whoosh import query as wq
 from whoosh.index import LockError
@@ -15,6 +16,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR
 
 from ..text import fold
+from . import vectors
 from .analysis import analyze, plain_analyzer, plain_words, weighted_analyzer, weighted_text
 from .backend import IndexBusy, Matches, Mode, Sort
 from .documents import (
@@ -114,7 +116,6 @@ class WhooshBackend:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._ids_cache: tuple[Searcher, list[int]] | None = None
         self._index: index.Index | None = None
         self._searcher: Searcher | None = None
 
@@ -282,46 +283,51 @@ class WhooshBackend:
         return wq.And([wq.Term("kind", entity_type), main]) if mode == Mode.FUZZY else main
 
     def match(self, entity_type: str, parsed: ParsedQuery, mode: Mode) -> Matches:
+        """Every entry of ``entity_type`` matching the query, with its relevance score.
+
+        Evaluated over arrays of postings (``vectors``), and remembered for this searcher: the
+        same query on the same state of the index (a next page, a facet click) costs nothing.
+        """
         with self._searching() as searcher:
-            built = self._build(entity_type, parsed, mode, searcher)
-            ids = self._entity_ids(searcher)
-            handles = {docnum: ids[docnum] for docnum in searcher.docs_for_query(built)}
-            return Matches(handles, complete=True)
+            return vectors.cached_result(
+                searcher,
+                ("match", entity_type, parsed, mode),
+                lambda: self._match(searcher, entity_type, parsed, mode),
+            )
 
-    def _entity_ids(self, searcher: Searcher) -> list[int]:
-        """Entity id by document number, read once per searcher (a column read per match is
-        the slowest part of a broad query otherwise)."""
-        cached = self._ids_cache
-        if cached is not None and cached[0] is searcher:
-            return cached[1]
-        ids = list(searcher.reader().column_reader("entity_id"))
-        self._ids_cache = (searcher, ids)
-        return ids
+    def _match(
+        self, searcher: Searcher, entity_type: str, parsed: ParsedQuery, mode: Mode
+    ) -> Matches:
+        found = vectors.evaluate(searcher, self._build(entity_type, parsed, mode, searcher))
+        ids = vectors.column(searcher, "entity_id")
+        return Matches(found.docs, ids[found.docs], found.scores, complete=True)
 
-    def rank(
-        self,
-        parsed: ParsedQuery,
-        mode: Mode,
-        allowed: Matches,
-        sort: Sort,
-        offset: int,
-        limit: int,
-        entity_type: str = "initiative",
-    ) -> list[int]:
-        if not allowed.handles or limit <= 0:
+    def rank(self, matches: Matches, sort: Sort, offset: int, limit: int) -> list[int]:
+        """Entity ids of one page: best score first, or latest update, or title order."""
+        if not len(matches) or limit <= 0:
             return []
         with self._searching() as searcher:
-            built = self._build(entity_type, parsed, mode, searcher)
-            options: dict = {"limit": offset + limit}
-            if not allowed.complete:
-                options["filter"] = set(allowed.handles)
+            key = None
             if sort == Sort.UPDATED:
-                options.update(sortedby="updated", reverse=True)
+                key = -vectors.column(searcher, "updated")[matches.handles]
             elif sort == Sort.TITLE:
-                options.update(sortedby="title_sort")
-            results = searcher.search(built, **options)
-            docnums = [hit.docnum for hit in results[offset : offset + limit]]
-        return [allowed.handles[d] for d in docnums if d in allowed.handles]
+                key = self._title_ranks(searcher)[matches.handles]
+            found = vectors.Scored(matches.handles, matches.scores)
+            docnums = vectors.top(found, offset, limit, key)
+        positions = np.searchsorted(matches.handles, docnums)
+        return matches.entity_ids[positions].tolist()
+
+    def _title_ranks(self, searcher: Searcher) -> np.ndarray:
+        """Position of every document in title order (computed once per searcher)."""
+
+        def compute() -> np.ndarray:
+            titles = vectors.column(searcher, "title_sort", dtype=object)
+            order = np.argsort(titles, kind="stable")
+            ranks = np.empty(len(order), dtype=np.int64)
+            ranks[order] = np.arange(len(order))
+            return ranks
+
+        return vectors.cached_result(searcher, ("title-ranks",), compute)
 
     def highlight_terms(self, parsed: ParsedQuery, mode: Mode) -> frozenset[str]:
         """The indexed terms an excerpt should mark for this query."""
