@@ -1,62 +1,94 @@
-"""Excerpts with the matched words in ``<mark>``; every other character is escaped."""
+"""Excerpts with the matched words in ``<mark>``; every other character is escaped.
+
+Only the entries of the page shown are highlighted, from their database text: the text is run
+through the search analysis once (so "précarités" marks for "precarite"), the matching words'
+offsets are kept, and the passage holding most of them is cut around them. Whoosh's highlighter
+did the same with fragment objects and scoring per token, several times slower.
+"""
 
 from __future__ import annotations
 
 from markupsafe import Markup, escape
-from whoosh.highlight import ContextFragmenter, HtmlFormatter, WholeFragmenter, highlight
 
 from .analysis import french_analyzer
 
 EXCERPT_CHARS = 220
+SURROUND = 60  # characters of context before the first match of an excerpt
+ELLIPSIS = "…"
 
 
-class _MarkFormatter(HtmlFormatter):
-    """Whoosh's formatter, with ``<mark>`` and markupsafe escaping of all text."""
+def matched_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """Character ranges of the words of ``text`` whose analysed form is one of ``terms``."""
+    if not text or not terms:
+        return []
+    return [
+        (token.startchar, token.endchar)
+        for token in french_analyzer()(text, chars=True)
+        if token.text in terms
+    ]
 
-    def __init__(self) -> None:
-        super().__init__(tagname="mark", between=" … ")
 
-    def _text(self, text: str) -> str:
-        return str(escape(text))
-
-    def format_token(self, text: str, token, replace: bool = False) -> str:
-        ttext = token.text if replace else text[token.startchar : token.endchar]
-        return f"<mark>{escape(ttext)}</mark>"
+def _render(text: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
+    parts: list[str] = []
+    position = start
+    for low, high in spans:
+        if low < position or high > end:
+            continue
+        parts.append(str(escape(text[position:low])))
+        parts.append(f"<mark>{escape(text[low:high])}</mark>")
+        position = high
+    parts.append(str(escape(text[position:end])))
+    return "".join(parts)
 
 
 def mark(text: str, terms: frozenset[str]) -> Markup:
     """The whole of a short text (a title) with its matches marked."""
-    if not text or not terms:
+    spans = matched_spans(text, terms)
+    if not spans:
         return escape(text or "")
-    marked = highlight(
-        text, terms, french_analyzer(), WholeFragmenter(), _MarkFormatter(), top=1, minscore=1
-    )
-    if not marked:
-        return escape(text)
-    return Markup(marked)  # noqa: S704 - _MarkFormatter escaped every chunk
+    return Markup(_render(text, spans, 0, len(text)))  # noqa: S704 - _render escapes every chunk
+
+
+def _window(text: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """The ``EXCERPT_CHARS`` passage holding the most matches, cut between words."""
+    best_start, best_count = 0, -1
+    spans = spans[:50]
+    for number, (low, _high) in enumerate(spans):
+        start = max(0, low - SURROUND)
+        count = sum(1 for lo, hi in spans[number:] if hi <= start + EXCERPT_CHARS)
+        if count > best_count:
+            best_start, best_count = start, count
+    start = best_start
+    if start > 0:
+        first_low = next(low for low, _ in spans if low >= start)
+        space = text.find(" ", start, first_low)
+        start = space + 1 if space >= 0 else first_low
+    end = min(len(text), start + EXCERPT_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        last_in = [high for _, high in spans if start <= high <= end]
+        if space > (last_in[-1] if last_in else start):
+            end = space
+    return start, end
 
 
 def excerpt(texts: list[str | None], terms: frozenset[str]) -> Markup:
     """The best passage of the first text that mentions a term, else the start of the first."""
     candidates = [t for t in texts if t]
-    if terms:
-        for text in candidates:
-            marked = highlight(
-                text,
-                terms,
-                french_analyzer(),
-                WholeFragmenter()
-                if len(text) <= EXCERPT_CHARS
-                else ContextFragmenter(maxchars=EXCERPT_CHARS, surround=60),
-                _MarkFormatter(),
-                top=2,
-                minscore=1,
-            )
-            if marked:
-                return Markup(marked)  # noqa: S704 - _MarkFormatter escaped every chunk
+    for text in candidates if terms else ():
+        spans = matched_spans(text, terms)
+        if not spans:
+            continue
+        if len(text) <= EXCERPT_CHARS:
+            return Markup(_render(text, spans, 0, len(text)))  # noqa: S704 - escaped
+        start, end = _window(text, spans)
+        body = _render(text, spans, start, end)
+        before = f"{ELLIPSIS} " if start > 0 else ""
+        after = f" {ELLIPSIS}" if end < len(text) else ""
+        return Markup(before + body + after)  # noqa: S704 - _render escapes every chunk
     if not candidates:
         return escape("")
     first = candidates[0]
     if len(first) > EXCERPT_CHARS:
-        first = first[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
+        first = first[:EXCERPT_CHARS].rsplit(" ", 1)[0] + f" {ELLIPSIS}"
     return escape(first)
