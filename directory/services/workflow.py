@@ -33,7 +33,8 @@ regions without a place).
 Lifecycle (draft → proposed → published → archived)
 ----------------------------------------------------
 - A direct publisher (staff, or a member of a trusted organisation) changes an entry at once:
-  revision APPLIED, entry published unless archived.
+  revision APPLIED, entry published unless archived. On a draft or proposed entry this also
+  closes its pending proposals (the row held their text, now published).
 - Anyone else proposes. A change to a *published* entry is stored as a PROPOSED revision
   (``base_version`` = the entry's version) and the entry stays as it is until approved; the same
   author's older pending proposal on that entry is closed (REJECTED, "Remplacée par ...").
@@ -56,6 +57,7 @@ does SQLAlchemy's ``StaleDataError`` (the version column) at flush time.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +89,8 @@ from ..models.base import utcnow
 from ..text import slugify
 from . import permissions
 from .browse import Page, organisation_in_departement
+
+log = logging.getLogger(__name__)
 
 INITIATIVE = "initiative"
 ORGANISATION = "organisation"
@@ -696,6 +700,9 @@ def _change_existing(
 ) -> Revision:
     """The shared rules for a change to an existing entry (module docstring, Lifecycle)."""
     if direct:
+        if entry.status in (Status.DRAFT, Status.PROPOSED):
+            # The row holds the pending text: publishing it settles those proposals.
+            _close(_pending(entry))
         _apply(entry, snap)
         if entry.status != Status.ARCHIVED:
             entry.status = Status.PUBLISHED
@@ -896,6 +903,16 @@ def _require_proposed(revision: Revision) -> Initiative | Organisation:
     return entry
 
 
+def _notify(revision: Revision) -> None:
+    """Tell the author; a mail that fails is logged and never undoes the committed review."""
+    from . import notifications
+
+    try:
+        notifications.revision_reviewed(revision)
+    except Exception:
+        log.exception("Notification of revision %s failed", revision.id)
+
+
 def approve(user: Any, revision: Revision, comment: str = "") -> Revision:
     """Apply a proposal, publish the entry (unless archived) and notify its author."""
     _require_reviewer(user)
@@ -927,9 +944,7 @@ def approve(user: Any, revision: Revision, comment: str = "") -> Revision:
         return revision
 
     _guarded(work)
-    from . import notifications
-
-    notifications.revision_reviewed(revision)
+    _notify(revision)
     return revision
 
 
@@ -961,9 +976,7 @@ def reject(user: Any, revision: Revision, comment: str) -> Revision:
         return revision
 
     _guarded(work)
-    from . import notifications
-
-    notifications.revision_reviewed(revision)
+    _notify(revision)
     return revision
 
 

@@ -245,6 +245,21 @@ def test_change_to_unpublished_entry_is_applied_and_goes_back_to_proposed(world)
     assert revision.action == RevisionAction.CREATE
 
 
+def test_staff_edit_of_a_proposed_entry_publishes_it_and_settles_the_proposal(world):
+    proposal = workflow.submit_initiative(
+        world["member_a"], {"title": "Atelier vélo"}, organisation=world["org_a"]
+    )
+    initiative = db.session.get(Initiative, proposal.entity_id)
+    workflow.submit_initiative(
+        world["curator"], {"summary": "Relu par l’équipe."}, initiative=initiative,
+        token=workflow.edit_token(initiative),
+    )  # fmt: skip
+    assert initiative.status == Status.PUBLISHED
+    assert proposal.state == RevisionState.REJECTED
+    assert proposal.comment == workflow.SUPERSEDED_COMMENT
+    assert workflow.pending_for(initiative) == []
+
+
 def test_member_of_another_organisation_may_not_edit(world):
     with pytest.raises(NotAllowed):
         workflow.submit_initiative(
