@@ -426,3 +426,75 @@ def remove_member(
     )
     db.session.commit()
     return member
+
+
+# -- staff: accounts -----------------------------------------------------------------------
+
+ACCOUNTS_PER_PAGE = 50
+
+
+def list_accounts(
+    *, text: str = "", role: Role | None = None, active: bool | None = None, page: int = 1
+):
+    """One page of accounts, filtered by a piece of email or name, role and state."""
+    from .browse import Page
+
+    query = select(User)
+    if text:
+        pattern = (
+            "%" + text.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        )
+        query = query.where(
+            func.lower(User.email).like(pattern, escape="\\")
+            | func.lower(User.name).like(pattern, escape="\\")
+        )
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-total // ACCOUNTS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(
+        query.order_by(func.lower(User.email))
+        .limit(ACCOUNTS_PER_PAGE)
+        .offset((page - 1) * ACCOUNTS_PER_PAGE)
+    ).all()
+    return Page(items=list(items), total=total, page=page, per_page=ACCOUNTS_PER_PAGE)
+
+
+def set_active(actor: User, account: User, active: bool, *, ip: str | None = None) -> None:
+    """Deactivate (every session ends at once) or reactivate an account."""
+    if not permissions.can_deactivate_account(actor, account):
+        raise PermissionError("not allowed to change this account's state")
+    if account.active == active:
+        return
+    account.active = active
+    end_sessions(account)
+    audit(
+        "account.reactivated" if active else "account.deactivated",
+        user=actor,
+        ip=ip,
+        account_id=account.id,
+        email=account.email,
+    )
+    db.session.commit()
+
+
+def change_role(actor: User, account: User, role: Role, *, ip: str | None = None) -> None:
+    if not permissions.can_change_roles(actor) or account.id == actor.id:
+        raise PermissionError("not allowed to change this account's role")
+    if account.role == role:
+        return
+    previous = account.role
+    account.role = role
+    audit(
+        "account.role_changed",
+        user=actor,
+        ip=ip,
+        account_id=account.id,
+        email=account.email,
+        before=previous.value,
+        after=role.value,
+    )
+    db.session.commit()

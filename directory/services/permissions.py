@@ -120,6 +120,13 @@ def can_change_roles(user: Any) -> bool:
     return is_admin(user)
 
 
+def can_deactivate_account(user: Any, account: Any) -> bool:
+    """Staff (de)activate partner accounts, admins any account; nobody their own."""
+    if not is_staff(user) or account is None or account.id == user.id:
+        return False
+    return account.role == Role.PARTNER or is_admin(user)
+
+
 def can_view_history(user: Any, entry: Initiative | Organisation) -> bool:
     """Staff see every history; members see the history of what they may edit."""
     if is_staff(user):

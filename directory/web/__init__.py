@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
+    from .accounts_admin import bp as accounts_admin_bp
     from .auth import bp as auth_bp
     from .media import bp as media_bp
     from .members import bp as members_bp
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(proposals_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(accounts_admin_bp)
     app.register_blueprint(partner_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(staff_bp)
