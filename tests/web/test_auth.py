@@ -597,4 +597,6 @@ def test_role_of_the_account_is_shown(app, client, csrf_token):
         make_user(email="curateur@example.org", role=Role.CURATOR, name="Dominique")
         db.session.commit()
     _login(client, csrf_token, email="curateur@example.org")
-    assert "Chargé·e de mission" in client.get("/compte").get_data(as_text=True)
+    page = client.get("/compte").get_data(as_text=True)
+    assert "Chargé·e de mission" in page
+    assert 'href="/gestion/comptes"' in page
