@@ -64,6 +64,7 @@ YEAR_MIN, YEAR_MAX = 1900, 2100
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\r\n\t]")
 _TAG = re.compile(r"</?[a-zA-Z!?]")
+_SLUG = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _PHONE = re.compile(r"^\+?[0-9 .()\-]{6,40}$")
 _COMMUNE_WITH_HINT = re.compile(r"^(?P<name>.+?)\s*\((?P<hint>[0-9AB]{2,5})\)$", re.IGNORECASE)
 _COMMUNE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$", re.IGNORECASE)
@@ -322,6 +323,8 @@ class CommuneMixin:
     resolved_commune: Commune | None = None
 
     def validate_commune(self, field) -> None:
+        if field.errors:  # control characters...: never sent to the database
+            return
         try:
             self.resolved_commune = resolve_commune(field.data, self.commune_code.data)
         except CommuneChoiceError as error:
@@ -602,8 +605,12 @@ class OrganisationForm(CommuneMixin, BaseForm):
 # -- building forms with their choices and initial values ------------------------------------
 
 
+def is_slug(value: Any) -> bool:
+    return isinstance(value, str) and bool(_SLUG.fullmatch(value))
+
+
 def organisation_by_slug(slug: str | None) -> Organisation | None:
-    if not slug or not isinstance(slug, str) or len(slug) > 200:
+    if not is_slug(slug):
         return None
     return db.session.scalar(sa.select(Organisation).where(Organisation.slug == slug))
 

@@ -118,13 +118,15 @@ def dashboard():
 
 
 def _organisation_or_404(slug: str) -> Organisation:
-    organisation = db.session.scalar(sa.select(Organisation).where(Organisation.slug == slug))
+    organisation = forms.organisation_by_slug(slug)
     if organisation is None or not permissions.can_view_organisation(current_user, organisation):
         abort(404)
     return organisation
 
 
 def _initiative_or_404(slug: str) -> Initiative:
+    if not forms.is_slug(slug):  # a NUL byte would not even reach the database
+        abort(404)
     initiative = db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
     if initiative is None or not permissions.can_view_initiative(current_user, initiative):
         abort(404)

@@ -9,6 +9,7 @@ from factories import make_initiative, make_organisation, make_user
 from directory.extensions import db
 from directory.models import (
     Initiative,
+    Organisation,
     RevisionState,
     Role,
     Status,
@@ -162,6 +163,13 @@ def test_member_of_b_cannot_open_a_s_pages(login, client):
     new = "/espace-partenaire/initiatives/nouvelle?organisation=association-alpha"
     assert client.get(new).status_code == 403
     assert client.get("/espace-partenaire/initiatives/nouvelle?organisation=x").status_code == 404
+    for odd in ("%00", "a%00b", "..%2F..", "%C3%A9t%C3%A9"):
+        assert client.get(f"/espace-partenaire/initiatives/{odd}/modifier").status_code == 404
+        assert client.get(f"/espace-partenaire/organisations/{odd}/modifier").status_code == 404
+        assert (
+            client.get(f"/espace-partenaire/initiatives/nouvelle?organisation={odd}").status_code
+            == 404
+        )
 
 
 def test_account_without_organisation_cannot_create(login):
@@ -323,3 +331,59 @@ def test_stale_token_keeps_the_text_and_answers_409(app, login, csrf_token, sign
     assert 'target="_blank"' in html
     again = _post(client, csrf_token, url, data)
     assert again.status_code == 409
+
+
+def test_dashboard_shows_a_refused_proposal_with_the_curator_comment(app, login, csrf_token):
+    client = login("alice")
+    url = "/espace-partenaire/initiatives/jardin-alpha/modifier"
+    data = _initiative_data(title="Jardin partagé Alpha", token=_token(app, "jardin-alpha"))
+    assert _post(client, csrf_token, url, data).status_code == 302
+    with app.app_context():
+        from directory.models import User
+
+        initiative = db.session.scalar(
+            sa.select(Initiative).where(Initiative.slug == "jardin-alpha")
+        )
+        curator = db.session.scalar(sa.select(User).where(User.email == "claire@example.org"))
+        workflow.reject(curator, workflow.pending_for(initiative)[0], "Merci de préciser le lieu.")
+    html = client.get("/espace-partenaire/").get_data(as_text=True)
+    assert "Proposition refusée" in html
+    assert "« Merci de préciser le lieu. »" in html
+    assert "Proposition en attente" not in html
+
+
+def test_dashboard_lists_a_new_proposal_as_proposed(app, login, csrf_token):
+    client = login("alice")
+    url = "/espace-partenaire/initiatives/nouvelle?organisation=association-alpha"
+    assert _post(client, csrf_token, url, _initiative_data()).status_code == 302
+    html = client.get("/espace-partenaire/").get_data(as_text=True)
+    assert "Repair café des Tilleuls" in html
+    assert "Proposé" in html and "Proposition en attente" in html
+    # Its author may open it again; another organisation may not even see it exists.
+    edit = "/espace-partenaire/initiatives/repair-cafe-des-tilleuls/modifier"
+    assert client.get(edit).status_code == 200
+    login("bruno")
+    assert client.get(edit).status_code == 404
+
+
+def test_partner_edits_the_organisation_profile_as_a_proposal(app, login, csrf_token):
+    client = login("alice")
+    url = "/espace-partenaire/organisations/association-alpha/modifier"
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="Association Alpha"' in page
+    data = {
+        "name": "Association Alpha renommée",
+        "kind": "association",
+        "commune": "Marseille",
+        "token": _token(app, "association-alpha", Organisation),
+    }
+    response = _post(client, csrf_token, url, data)
+    assert response.status_code == 302
+    with app.app_context():
+        organisation = db.session.scalar(
+            sa.select(Organisation).where(Organisation.slug == "association-alpha")
+        )
+        assert organisation.name == "Association Alpha"  # unchanged until approved
+        assert workflow.pending_for(organisation)[0].snapshot["name"] == (
+            "Association Alpha renommée"
+        )

@@ -117,6 +117,8 @@ HOSTILE = [
     ("lead", "", "Choisissez parmi les propositions"),
     ("lead", "organisation-inconnue", "Choisissez parmi les propositions"),
     ("organisations-0-organisation", "inconnue", "Choisissez parmi les propositions"),
+    ("lead", "association-alpha\x00", "Choisissez parmi les propositions"),
+    ("organisations-0-organisation", "a\x00", "Choisissez parmi les propositions"),
     ("organisations-0-role", "proprietaire", "Choisissez parmi les propositions"),
     ("places-0-latitude", "abc", "nombre décimal"),
     ("places-0-latitude", "95", "entre −90 et 90"),
