@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models, one module per aggregate."""
 
 from .base import STATUS_LABELS, Status
+from .curation import ImportMapping, SlugRedirect
 from .event import (
     Event,
     EventKind,
@@ -48,6 +49,7 @@ __all__ = [
     "EventOrganisation",
     "EventRole",
     "Initiative",
+    "ImportMapping",
     "InitiativeOrganisation",
     "Membership",
     "Organisation",
@@ -64,6 +66,7 @@ __all__ = [
     "RevisionState",
     "Role",
     "SearchOutbox",
+    "SlugRedirect",
     "Speaker",
     "SpeakerPart",
     "Stage",

@@ -103,6 +103,10 @@ class Initiative(EntryMixin, db.Model):
     public_support: Mapped[str | None] = mapped_column(sa.Text)  # soutiens, financements
     # Where the fact came from (for the seed: the 2011 programme).
     source: Mapped[str | None] = mapped_column(sa.String(300))
+    # Identifier in an imported file: re-importing the same file updates instead of duplicating.
+    external_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    # Chosen by curators for the home page, in this order (None: not featured).
+    featured_position: Mapped[int | None]
 
     themes: Mapped[list[Theme]] = relationship(
         secondary=initiative_theme, order_by="Theme.position"

@@ -77,6 +77,8 @@ class Organisation(EntryMixin, db.Model):
     is_event_partner: Mapped[bool] = mapped_column(default=False)
     # Trusted organisations publish their changes directly (DESIGN.md §3).
     trusted: Mapped[bool] = mapped_column(default=False)
+    # Identifier in an imported file: re-importing the same file updates instead of duplicating.
+    external_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
 
     commune: Mapped[Commune | None] = relationship()
     themes: Mapped[list[Theme]] = relationship(
