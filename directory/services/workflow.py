@@ -50,6 +50,9 @@ Lifecycle (draft → proposed → published → archived)
 - ``archive`` / ``unarchive`` / ``restore`` are staff actions, each recorded as a revision
   and an audit log entry; ``restore`` brings an old snapshot back as a new APPLIED revision.
 
+An entry without any revision (loaded from the seed or an import) gets a baseline revision
+(CREATE, APPLIED, no author) holding its state before its first recorded change.
+
 Optimistic locking: ``edit_token(entry)`` encodes the entry's version and the id of its latest
 revision (any state); a submit with a token that no longer matches raises ``StaleEdit``, and so
 does SQLAlchemy's ``StaleDataError`` (the version column) at flush time.
@@ -102,6 +105,7 @@ STALE_MESSAGE = (
     "nouvelle version, puis reportez-y vos changements."
 )
 SUPERSEDED_COMMENT = "Remplacée par une proposition plus récente."
+BASELINE_COMMENT = "Version d'origine, enregistrée avant la première modification."
 
 # fmt: off
 INITIATIVE_TEXT_FIELDS = (
@@ -626,6 +630,8 @@ def _has_applied(entry: Initiative | Organisation) -> bool:
                 Revision.entity_type == entity_type(entry),
                 Revision.entity_id == entry.id,
                 Revision.state.in_((RevisionState.APPLIED, RevisionState.APPROVED)),
+                # The baseline of a seeded entry is not a publication by anyone.
+                sa.or_(Revision.comment.is_(None), Revision.comment != BASELINE_COMMENT),
             )
             .limit(1)
         )
@@ -690,6 +696,23 @@ def _record(
     return revision
 
 
+def _ensure_baseline(entry: Initiative | Organisation) -> None:
+    """Record an entry that has no history yet (seed, import) as it is, before it changes,
+    so that its history shows what changed and its original version can be restored."""
+    if _latest_revision_id(entry):
+        return
+    _record(
+        entry,
+        user=None,
+        action=RevisionAction.CREATE,
+        state=RevisionState.APPLIED,
+        snap=snapshot(entry),
+        organisation=_entry_organisation(entry),
+        comment=BASELINE_COMMENT,
+    )
+    db.session.flush()
+
+
 def _change_existing(
     user: Any,
     entry: Initiative | Organisation,
@@ -699,6 +722,7 @@ def _change_existing(
     organisation: Organisation | None,
 ) -> Revision:
     """The shared rules for a change to an existing entry (module docstring, Lifecycle)."""
+    _ensure_baseline(entry)
     if direct:
         if entry.status in (Status.DRAFT, Status.PROPOSED):
             # The row holds the pending text: publishing it settles those proposals.
@@ -995,6 +1019,7 @@ def _status_change(
     comment: str | None,
 ) -> Revision:  # fmt: skip
     def work() -> Revision:
+        _ensure_baseline(entry)
         entry.status = status
         db.session.flush()
         revision = _record(

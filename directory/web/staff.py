@@ -76,11 +76,11 @@ def _comment_field(label: str, *, required: bool) -> TextAreaField:
 
 
 class ApproveForm(BaseForm):
-    comment = _comment_field("Commentaire (facultatif, envoyé à l’auteur)", required=False)
+    comment = _comment_field("Commentaire facultatif, envoyé à l’auteur", required=False)
 
 
 class RejectForm(BaseForm):
-    comment = _comment_field("Motif du refus (envoyé à l’auteur)", required=True)
+    comment = _comment_field("Motif du refus, envoyé à l’auteur", required=True)
 
 
 class ArchiveForm(BaseForm):

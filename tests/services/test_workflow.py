@@ -492,7 +492,16 @@ def test_restore_brings_an_old_version_back_as_a_new_revision(world):
     assert restored.id != first.id
     history = workflow.history(initiative)
     assert history[0] == restored
-    assert [r.snapshot["title"] for r in history] == ["Version un", "Version deux", "Version un"]
+    assert [r.snapshot["title"] for r in history] == [
+        "Version un",
+        "Version deux",
+        "Version un",
+        "Jardin partagé Alpha",  # the seeded version, recorded before its first change
+    ]
+    assert history[-1].comment == workflow.BASELINE_COMMENT
+    assert history[-1].author_id is None
+    workflow.restore(world["curator"], history[-1])
+    assert initiative.title == "Jardin partagé Alpha"
     pending = workflow.submit_initiative(
         world["member_a"], {"title": "Proposé"}, initiative=initiative,
         token=workflow.edit_token(initiative),
