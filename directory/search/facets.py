@@ -8,6 +8,7 @@ counts over large id sets took 100–200 ms a search; Whoosh ``groupedby`` takes
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +61,15 @@ def id_in(column: sa.ColumnElement, ids: set[int] | list[int]) -> sa.ColumnEleme
     return column.in_(sa.select(values.table_valued("value").c.value))
 
 
-def initiative_facets(filters: InitiativeFilters, ids: set[int] | None) -> list[Facet]:
+def initiative_facets(
+    filters: InitiativeFilters, ids: Iterable[int] | None, table: FacetTable | None = None
+) -> list[Facet]:
     """The facets of the published initiatives among ``ids`` (None: all) passing ``filters``.
 
-    Counted over the in-memory facet table (``facet_table``); labels come from the database.
+    Counted over the in-memory facet table (``facet_table``; ``table`` when the caller already
+    holds it for this search); labels come from the database.
     """
-    table = get_table()
+    table = table or get_table()
     masks = _filter_masks(table, filters)
     base = table.mask_of(ids)
 
@@ -87,6 +91,16 @@ def initiative_facets(filters: InitiativeFilters, ids: set[int] | None) -> list[
         _year_facet(table, without("year"), filters.year),
     ]
     return [facet for facet in facets if facet.values]
+
+
+def filtered_ids(filters: InitiativeFilters, table: FacetTable | None = None) -> np.ndarray:
+    """Ids of the published initiatives passing the non-text ``filters``, from the facet table
+    (the same meaning as ``services.filters.apply``, without a query over the catalogue)."""
+    table = table or get_table()
+    mask = np.ones(table.size, dtype=bool)
+    for filter_mask in _filter_masks(table, filters).values():
+        mask &= filter_mask
+    return table.ids[mask]
 
 
 def _filter_masks(table: FacetTable, filters: InitiativeFilters) -> dict[str, np.ndarray]:

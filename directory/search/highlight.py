@@ -8,9 +8,12 @@ did the same with fragment objects and scoring per token, several times slower.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from markupsafe import Markup, escape
 
-from .analysis import french_analyzer
+from .analysis import WORD_PATTERN, french_analyzer
 
 EXCERPT_CHARS = 220
 SURROUND = 60  # characters of context before the first match of an excerpt
@@ -18,14 +21,25 @@ ELLIPSIS = "…"
 
 
 def matched_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-    """Character ranges of the words of ``text`` whose analysed form is one of ``terms``."""
+    """Character ranges of the words of ``text`` whose analysed form is one of ``terms``.
+
+    The analysis treats each word on its own (tokenizer, then per-token filters), so a word's
+    term is looked up in a cache instead of running the filter chain over the whole text.
+    """
     if not text or not terms:
         return []
-    return [
-        (token.startchar, token.endchar)
-        for token in french_analyzer()(text, chars=True)
-        if token.text in terms
-    ]
+    return [match.span() for match in _WORD.finditer(text) if _term_of(match.group()) in terms]
+
+
+_WORD = re.compile(WORD_PATTERN)
+
+
+@lru_cache(maxsize=200_000)
+def _term_of(word: str) -> str | None:
+    """The indexed term of one word (None for a stop word)."""
+    for token in french_analyzer()(word):
+        return token.text
+    return None
 
 
 def _render(text: str, spans: list[tuple[int, int]], start: int, end: int) -> str:

@@ -32,7 +32,8 @@ from ..text import fold
 from . import indexing
 from .backend import Mode, Sort
 from .documents import INITIATIVE, ORGANISATION
-from .facets import Facet, id_in, initiative_facets, organisation_kind_facet
+from .facet_table import FacetTable, get_table
+from .facets import Facet, filtered_ids, id_in, initiative_facets, organisation_kind_facet
 from .highlight import excerpt, mark
 from .query import ParsedQuery, parse
 
@@ -207,7 +208,8 @@ def _search(request: SearchRequest) -> SearchOutcome:
         _browse(outcome, near_ids)
         return outcome
 
-    sql_ids = _filtered_ids(filters, near_ids)
+    table = get_table()  # one freshness check for the whole search
+    sql_ids = _filtered_ids(filters, near_ids, table)
     kind_ids = _organisations_of_kind(request.kind)
     modes = [Mode.ALL] + ([Mode.ANY] if len(parsed.units) > 1 else []) + [Mode.FUZZY]
     # Fall back on the words alone: filters that exclude everything must not loosen the words.
@@ -242,7 +244,7 @@ def _search(request: SearchRequest) -> SearchOutcome:
     text_matches = text_initiatives.entity_ids
     if near_ids is not None:
         text_matches = text_matches[np.isin(text_matches, _array(near_ids))]
-    outcome.facets = initiative_facets(filters, text_matches)
+    outcome.facets = initiative_facets(filters, text_matches, table)
     outcome.kind_facet = organisation_kind_facet(
         id_in(Organisation.id, text_organisations.entity_ids.tolist()), request.kind
     )
@@ -273,16 +275,19 @@ def _as_written(folded: str, backend) -> str:
     return folded
 
 
-def _filtered_ids(filters: InitiativeFilters, near_ids: set[int] | None) -> np.ndarray | None:
-    """Initiatives passing the non-text filters (None: no filter, all published qualify)."""
+def _filtered_ids(
+    filters: InitiativeFilters, near_ids: set[int] | None, table: FacetTable
+) -> np.ndarray | None:
+    """Initiatives passing the non-text filters (None: no filter, all published qualify).
+
+    Read from the facet table, like the facet counts: the results and the counts beside them
+    always agree, and no query runs over the catalogue.
+    """
     plain = replace(filters, q="")
     if plain.is_empty and near_ids is None:
         return None
-    statement = apply(
-        sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED), plain, text=False
-    )
-    ids = set(db.session.scalars(statement))
-    return _array(ids & near_ids if near_ids is not None else ids)
+    ids = filtered_ids(plain, table)
+    return ids[np.isin(ids, _array(near_ids))] if near_ids is not None else ids
 
 
 def _array(ids: set[int]) -> np.ndarray:
