@@ -31,7 +31,7 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from ..api import limits
-from ..services import accounts, tokens
+from ..services import accounts, permissions, tokens
 from ..services.accounts import MAX_PASSWORD_LENGTH, AccountError
 from .guards import access, classify
 
@@ -169,8 +169,11 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_url() -> str:
-    """Where a signed-in person lands: the partner space if there is one, else the home page."""
-    for endpoint in ("partner.dashboard", "public.home"):
+    """Where a signed-in person lands: staff pages for staff, the partner space for partners."""
+    endpoints = ("partner.dashboard", "public.home")
+    if permissions.is_staff(current_user):
+        endpoints = ("staff.index", *endpoints)
+    for endpoint in endpoints:
         if endpoint in current_app.view_functions:
             return url_for(endpoint)
     return "/"

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 from factories import TEST_PASSWORD, make_organisation, make_user
+from flask import url_for
 
 from directory import create_app
 from directory.extensions import db
@@ -596,7 +597,10 @@ def test_role_of_the_account_is_shown(app, client, csrf_token):
     with app.app_context():
         make_user(email="curateur@example.org", role=Role.CURATOR, name="Dominique")
         db.session.commit()
-    _login(client, csrf_token, email="curateur@example.org")
+    response = _login(client, csrf_token, email="curateur@example.org")
+    if "staff.index" in app.view_functions:
+        with app.test_request_context():
+            assert response.headers["Location"] == url_for("staff.index")
     page = client.get("/compte").get_data(as_text=True)
     assert "Chargé·e de mission" in page
     assert 'href="/gestion/comptes"' in page
