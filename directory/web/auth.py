@@ -191,6 +191,13 @@ def _email_key(raw: str) -> str:
         return accounts.printable(raw.strip().lower())
 
 
+def _record_limited(email: str, address: str, action: str = "auth") -> None:
+    """Audit a refused attempt, at most once a minute per address and account (a flood of
+    refused requests must not flood the audit log)."""
+    if limits.hit("1 per minute", f"{action}-limited-audit", address, _email_key(email)):
+        accounts.record_limited_attempt(email, ip=address, action=action)
+
+
 def _too_many(kind: str) -> tuple[str, int, dict[str, str]]:
     return (
         render_template("auth/too_many.html", kind=kind),
@@ -234,7 +241,7 @@ def login():
         current_app.config["AUTH_RATE_LIMIT_PER_ADDRESS"], "login-address", address
     )
     if not (allowed_email and allowed_address):
-        accounts.record_limited_attempt(email, ip=address)
+        _record_limited(email, address)
         return _too_many("login")
 
     user = accounts.authenticate(email, form.password.data, ip=address)
@@ -316,7 +323,7 @@ def forgot_password():
         current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS"], "reset-address", address
     )
     if not (allowed_email and allowed_address):
-        accounts.record_limited_attempt(email, ip=address, action="account.password_reset")
+        _record_limited(email, address, action="account.password_reset")
         return _too_many("reset")
     accounts.request_password_reset(email, ip=address)
     return render_template("auth/forgot_password_sent.html")
@@ -343,7 +350,7 @@ def change_password():
         if not limits.hit(
             current_app.config["AUTH_RATE_LIMIT_PER_EMAIL"], "login-email", user.email
         ):
-            accounts.record_limited_attempt(user.email, ip=_client_address())
+            _record_limited(user.email, _client_address())
             return _too_many("login")
         try:
             accounts.change_password(

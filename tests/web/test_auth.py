@@ -359,8 +359,10 @@ def test_too_many_attempts_on_one_account_get_429(app, client, csrf_token, membe
     assert response.headers["Retry-After"]
     assert client.get("/compte").status_code == 302
     assert len(_audit(app, "auth.failed")) == 5
-    limited = _audit(app, "auth.limited")
+    assert _login(client, csrf_token).status_code == 429
+    limited = _audit(app, "auth.limited")  # once a minute, however many refused attempts
     assert len(limited) == 1 and limited[0].details["email"] == "membre@example.org"
+    assert limited[0].user_id == member
     # Another account from another address is not affected.
     with app.app_context():
         make_user(email="autre@example.org")
