@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from . import map as map_views
     from .accounts_admin import bp as accounts_admin_bp
     from .auth import bp as auth_bp
+    from .exports import bp as exports_bp
     from .media import bp as media_bp
     from .members import bp as members_bp
     from .partner import bp as partner_bp
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(partner_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(exports_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
