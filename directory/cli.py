@@ -16,6 +16,9 @@ def init_app(app: Flask) -> None:
     from .search.cli import search_cli
 
     app.cli.add_command(search_cli)
+    from .cli_export import export_cli
+
+    app.cli.add_command(export_cli)
 
 
 @click.command("setup")
