@@ -23,6 +23,7 @@ from ..models import (
     Place,
     Status,
 )
+from ..services.richtext import plain_text
 from ..territories import REGION_GROUPS
 from ..text import fold
 
@@ -111,13 +112,13 @@ def initiative_document(initiative: Initiative) -> Document:
         "title": initiative.title,
         "organisations": _join(dict.fromkeys(_join([o.name, o.acronym]) for o in organisations)),
         "summary": initiative.summary or "",
-        "description": initiative.description or "",
+        "description": plain_text(initiative.description),
         "sections": _join(
             [
-                initiative.genesis,
-                initiative.evaluation,
-                initiative.policy_impact,
-                initiative.public_support,
+                plain_text(initiative.genesis),
+                plain_text(initiative.evaluation),
+                plain_text(initiative.policy_impact),
+                plain_text(initiative.public_support),
             ]
         ),
         "themes": _join(theme.name for theme in initiative.themes),
@@ -137,7 +138,7 @@ def organisation_document(organisation: Organisation) -> Document:
     fields = {
         "title": _join([organisation.name, organisation.acronym]),
         "summary": organisation.tagline or "",
-        "description": organisation.description or "",
+        "description": plain_text(organisation.description),
         "themes": _join(theme.name for theme in organisation.themes),
         "territory": _territory_words(list(organisation.departements), communes),
     }

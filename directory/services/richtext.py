@@ -23,7 +23,7 @@ LINK_REL = "noopener nofollow"
 _TAG = re.compile(r"</?[a-zA-Z!]")
 _SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*):")
 _BLANK_LINES = re.compile(r"\n\s*\n")
-_BLOCK_TAG = re.compile(r"<(?:p|br|li|ul|ol)\b", re.IGNORECASE)
+_BLOCK_TAG = re.compile(r"</?(?:p|br|li|ul|ol)\b", re.IGNORECASE)
 
 
 def looks_like_html(text: str) -> bool:

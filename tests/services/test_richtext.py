@@ -72,3 +72,6 @@ def test_filter_resanitises_stored_text():
 
 def test_plain_text_of_rich_text():
     assert plain_text("<p>a &amp; b</p><ul><li>x</li></ul>") == "a & b x"
+    assert plain_text('<p>Bienvenue</p><a href="https://a.fr">lien</a>') == "Bienvenue lien"
+    assert plain_text("<p>un</p><p>deux<br>trois</p>") == "un deux trois"
+    assert plain_text("<script>alert(1)</script>texte") == "texte"

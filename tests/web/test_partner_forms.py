@@ -366,7 +366,7 @@ def test_trusted_organisation_logo_is_shown_and_served_safely(app, login, csrf_t
     client = login("tess@example.org")
     data = _organisation_data(
         name="Collectif de confiance",
-        description='<p>Bienvenue</p><script>alert("x")</script>',
+        description='<p>Bienvenue</p><script>alert("x")</script><a href="https://a.fr">lien</a>',
         token=_org_token(app, "collectif-confiance"),
     )
     data["logo"] = (io.BytesIO(_image("WEBP")), "logo.webp")
@@ -376,6 +376,12 @@ def test_trusted_organisation_logo_is_shown_and_served_safely(app, login, csrf_t
     page = public.get("/organisations/collectif-confiance").get_data(as_text=True)
     assert 'alt="Logo de Collectif de confiance"' in page
     assert "<p>Bienvenue</p>" in page and "alert(" not in page
+    # The search index holds the words of the rich text, not its markup.
+    found = public.get("/recherche?q=bienvenue&onglet=organisations").get_data(as_text=True)
+    assert "1\u00a0organisation pour « bienvenue »" in found
+    for markup in ("script", "nofollow", "href"):
+        html = public.get(f"/recherche?q={markup}&onglet=organisations").get_data(as_text=True)
+        assert "1\u00a0organisation pour" not in html
     with app.app_context():
         logo_path = db.session.scalar(
             sa.select(Organisation.logo_path).where(Organisation.slug == "collectif-confiance")
