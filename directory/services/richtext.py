@@ -99,6 +99,8 @@ def plain_text(value: str | None) -> str:
     """The words of a rich text without its tags (for summaries, search, exports)."""
     if not value:
         return ""
+    if not looks_like_html(str(value)):
+        return str(value)  # older plain text: unchanged (search digests stay the same)
     spaced = _BLOCK_TAG.sub(r" \g<0>", str(value))
     without_tags = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"})
     return re.sub(r"\s+", " ", html.unescape(without_tags)).strip()

@@ -75,3 +75,5 @@ def test_plain_text_of_rich_text():
     assert plain_text('<p>Bienvenue</p><a href="https://a.fr">lien</a>') == "Bienvenue lien"
     assert plain_text("<p>un</p><p>deux<br>trois</p>") == "un deux trois"
     assert plain_text("<script>alert(1)</script>texte") == "texte"
+    # Plain text (the seed) is returned as it is.
+    assert plain_text("Né en 2010.\n\nOuvert à tous.") == "Né en 2010.\n\nOuvert à tous."
