@@ -9,6 +9,7 @@ routes added later are covered without editing the tests.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ class World:
     initiative_a_id: int
     proposed_a: str  # PROPOSED, led by A: private to A and staff
     proposed_a_id: int
+    archived_a: str  # ARCHIVED, led by A
     revision_a_id: int  # pending change of initiative_a proposed by A's member
     event: str
     member_a_id: int
@@ -64,6 +66,9 @@ def build_world(app) -> World:
         proposed_a = make_initiative(
             title="Initiative proposée de A", lead=organisation_a, status=Status.PROPOSED
         )
+        archived_a = make_initiative(
+            title="Initiative archivée de A", lead=organisation_a, status=Status.ARCHIVED
+        )
         make_initiative(title="Initiative de B", lead=organisation_b)
         event = make_event()
         db.session.commit()
@@ -88,6 +93,7 @@ def build_world(app) -> World:
             initiative_a_id=initiative_a.id,
             proposed_a=proposed_a.slug,
             proposed_a_id=proposed_a.id,
+            archived_a=archived_a.slug,
             revision_a_id=revision.id,
             event=event.slug,
             member_a_id=member_a.id,
@@ -137,6 +143,8 @@ def _argument_value(rule, argument: str, world: World, chosen: dict[str, str]) -
         return str(world.colleague_a_id)
     if argument == "code":
         return "13"
+    if argument == "fmt":
+        return "csv"
     if argument == "filename":
         return "css/app.css"
     if "int" in type(converter).__name__.lower():
@@ -146,14 +154,17 @@ def _argument_value(rule, argument: str, world: World, chosen: dict[str, str]) -
 
 def sample_url(rule, world: World) -> str:
     """The rule's address with A's real slugs and ids in place of its arguments."""
-    chosen: dict[str, str] = {}
+    # Arguments fixed by the rule's defaults are not in its address (but tell the kind).
+    chosen: dict[str, str] = {key: str(value) for key, value in (rule.defaults or {}).items()}
+    in_address = [name for name in rule.arguments if name in rule._converters]
     # Choices (<any(...)>) first: the slug that follows depends on them.
-    ordered = sorted(rule.arguments, key=lambda name: not hasattr(rule._converters[name], "items"))
+    ordered = sorted(in_address, key=lambda name: not hasattr(rule._converters[name], "items"))
     for argument in ordered:
         chosen[argument] = _argument_value(rule, argument, world, chosen)
     values = {
         key: (int(value) if "int" in type(rule._converters[key]).__name__.lower() else value)
         for key, value in chosen.items()
+        if key in rule._converters
     }
     _, url = rule.build(values, append_unknown=False)
     return url
@@ -171,15 +182,22 @@ def rules(app, *, methods: set[str], levels: tuple[str, ...] | None = None):
         yield rule
 
 
-def row_counts(app) -> dict[str, int]:
-    """Rows of every table, and the version sum of versioned entries (edits bump it)."""
-    counts: dict[str, int] = {}
+# Reference tables loaded by set-up: counted, not fingerprinted (thousands of rows).
+REFERENCE_TABLES = {"commune", "departement", "region"}
+
+
+def database_state(app) -> dict[str, object]:
+    """Row count of every table, and a fingerprint of the content of every non-reference one.
+
+    Two equal states mean nothing was added, removed or changed (a role, a title, a flag).
+    """
+    state: dict[str, object] = {}
     with app.app_context():
         for table in db.metadata.sorted_tables:
-            counts[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
-            if "version" in table.c:
-                counts[f"{table.name}.version"] = db.session.scalar(
-                    sa.select(sa.func.coalesce(sa.func.sum(table.c.version), 0))
-                )
+            if table.name in REFERENCE_TABLES:
+                state[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
+                continue
+            rows = db.session.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+            state[table.name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
         db.session.remove()
-    return counts
+    return state
