@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 
-from ..services import browse
+from ..services import browse, merge
 from . import bp, queries, serializers
 from .errors import not_found
 from .http import ROUTED_METHODS, json_response, newest
@@ -66,6 +66,13 @@ def _slug_or_404(slug: str, what: str) -> str:
     return slug
 
 
+def _moved(target: str | None, message: str) -> Response:
+    """A merged entry's old address answers 301 to the surviving entry's address."""
+    if target is None:
+        raise not_found(message)
+    return redirect(url_for(request.endpoint, slug=target), 301)
+
+
 # --- Documentation ---------------------------------------------------------------------------
 
 
@@ -109,7 +116,7 @@ def initiative(slug: str) -> Response:
     _no_parameters()
     sheet = browse.get_initiative(_slug_or_404(slug, "Initiative"))
     if sheet is None:
-        raise not_found("Initiative introuvable.")
+        return _moved(merge.redirect_target("initiative", slug), "Initiative introuvable.")
     changed = newest(
         sheet.initiative.updated_at,
         *(link.organisation.updated_at for link in sheet.organisation_links),
@@ -158,7 +165,7 @@ def organisation(slug: str) -> Response:
     _no_parameters()
     profile = browse.get_organisation(_slug_or_404(slug, "Organisation"))
     if profile is None:
-        raise not_found("Organisation introuvable.")
+        return _moved(merge.redirect_target("organisation", slug), "Organisation introuvable.")
     changed = newest(
         profile.organisation.updated_at,
         *(link.initiative.updated_at for link in profile.initiative_links),

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from ..services import browse
+from ..services import browse, merge
 from ..services.filters import InitiativeFilters
 from .guards import classify
 
 bp = classify(Blueprint("public", __name__), "public")
+
+
+def _moved_or_404(kind: str, slug: str):
+    """A merged entry's old address answers 301 to the surviving entry."""
+    target = merge.redirect_target(kind, slug) or abort(404)
+    return redirect(url_for(f"public.{kind}", slug=target), 301)
 
 
 @bp.get("/")
@@ -35,7 +41,9 @@ def initiatives():
 
 @bp.get("/initiatives/<slug>")
 def initiative(slug: str):
-    sheet = browse.get_initiative(slug) or abort(404)
+    sheet = browse.get_initiative(slug)
+    if sheet is None:
+        return _moved_or_404("initiative", slug)
     return render_template(
         "public/initiatives/detail.html", sheet=sheet, initiative=sheet.initiative
     )
@@ -60,7 +68,9 @@ def organisations():
 
 @bp.get("/organisations/<slug>")
 def organisation(slug: str):
-    profile = browse.get_organisation(slug) or abort(404)
+    profile = browse.get_organisation(slug)
+    if profile is None:
+        return _moved_or_404("organisation", slug)
     return render_template(
         "public/organisations/detail.html", profile=profile, organisation=profile.organisation
     )
