@@ -19,6 +19,9 @@ def init_app(app: Flask) -> None:
     from .cli_export import export_cli
 
     app.cli.add_command(export_cli)
+    from .cli_exchange import import_command
+
+    app.cli.add_command(import_command)
 
 
 @click.command("setup")

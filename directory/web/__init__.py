@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from .partner import bp as partner_bp
     from .proposals import bp as proposals_bp
     from .staff import bp as staff_bp
+    from .staff_import import bp as staff_import_bp
     from .staff_merge import bp as staff_merge_bp
 
     app.register_blueprint(public.bp)
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(partner_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(staff_import_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(staff_merge_bp)
     errors.init_app(app)
