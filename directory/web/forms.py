@@ -33,7 +33,7 @@ from wtforms import (
     widgets,
 )
 from wtforms.meta import DefaultMeta
-from wtforms.validators import Email, InputRequired, Length, NumberRange
+from wtforms.validators import Email, InputRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
 from ..extensions import db
@@ -156,6 +156,16 @@ def phone_number(form, field) -> None:
         raise ValidationError("Saisissez un numéro de téléphone (chiffres, espaces, « + »).")
 
 
+def between(minimum: float, maximum: float, message: str):
+    """A range check that stays silent when the value could not even be read as a number."""
+
+    def check(form, field) -> None:
+        if field.data is not None and not minimum <= field.data <= maximum:
+            raise ValidationError(message)
+
+    return check
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -228,7 +238,7 @@ def year_field(label: str) -> FrenchIntegerField:
         label,
         [
             OptionalValue(),
-            NumberRange(YEAR_MIN, YEAR_MAX, message=f"Une année entre {YEAR_MIN} et {YEAR_MAX}."),
+            between(YEAR_MIN, YEAR_MAX, f"Une année entre {YEAR_MIN} et {YEAR_MAX}."),
         ],
     )
 
@@ -363,11 +373,11 @@ class PlaceForm(CommuneMixin, SubForm):
     commune, commune_code = _commune_fields()
     latitude = FrenchFloatField(
         "Latitude",
-        [OptionalValue(), NumberRange(-90, 90, message="Une latitude entre −90 et 90.")],
+        [OptionalValue(), between(-90, 90, "Une latitude entre −90 et 90.")],
     )
     longitude = FrenchFloatField(
         "Longitude",
-        [OptionalValue(), NumberRange(-180, 180, message="Une longitude entre −180 et 180.")],
+        [OptionalValue(), between(-180, 180, "Une longitude entre −180 et 180.")],
     )
     remove = BooleanField("Retirer ce lieu")
 

@@ -150,6 +150,7 @@ def test_error_summary_links_to_fields(app, login, csrf_token):
     html = response.get_data(as_text=True)
     assert '<a href="#title">Titre : Ce champ est obligatoire.</a>' in html
     assert 'href="#start_year"' in html
+    assert "entre 1900 et 2100" not in html  # one message for « abc », not two
     assert 'aria-describedby="title-messages"' in html
     assert 'aria-invalid="true"' in html
     assert html.count("<title>Erreur — ") == 1
