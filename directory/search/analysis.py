@@ -7,7 +7,7 @@ are folded *before* stemming so that "precarite" and "précarité" reduce to the
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from whoosh.analysis import (
@@ -17,9 +17,10 @@ from whoosh.analysis import (
     RegexTokenizer,
     StemFilter,
     StopFilter,
+    Token,
     Tokenizer,
 )
-from whoosh.lang import stopwords_for_language
+from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 
 from ..text import fold
@@ -69,6 +70,11 @@ def stop_words() -> frozenset[str]:
 @cache
 def french_analyzer() -> Analyzer:
     """The analyzer of every full-text field (and of the query words)."""
+    return FrenchTokenizer()
+
+
+def french_chain() -> Analyzer:
+    """The same analysis as Whoosh's filter chain (``FrenchTokenizer`` does it in one pass)."""
     return (
         RegexTokenizer(WORD_PATTERN)
         | LowercaseFilter()
@@ -76,6 +82,124 @@ def french_analyzer() -> Analyzer:
         | StopFilter(stoplist=stop_words(), minsize=1)
         | StemFilter(lang="fr", cachesize=50_000)
     )
+
+
+@lru_cache(maxsize=300_000)
+def term_of(word: str) -> str | None:
+    """The indexed term of one word: lower case, accents folded, stemmed; None if a stop word.
+
+    Each word is analysed on its own by the chain, so one cached lookup per word gives the same
+    result as the five chained generators, several times faster when indexing.
+    """
+    folded = word.lower().translate(_charset())
+    if not folded or folded in stop_words():
+        return None
+    return _stemmer()(folded)
+
+
+@cache
+def _charset() -> dict[int, str]:
+    return _ligature_accent_map()
+
+
+@cache
+def _stemmer():
+    return stemmer_for_language("fr")
+
+
+class FrenchTokenizer(Tokenizer):
+    """``french_chain`` fused into one tokenizer: words, weights (optional), terms, positions.
+
+    Yields exactly the tokens of the chain (text, positions renumbered over the kept words as
+    ``StopFilter`` does, character offsets, boosts), checked by the tests against the chain.
+    With ``weighted``, reads the segments of ``weighted_text`` and gives each token its
+    segment's weight as boost (``WeightedTokenizer``).
+    """
+
+    def __init__(self, weighted: bool = False) -> None:
+        self.weighted = weighted
+
+    def __eq__(self, other) -> bool:
+        return self.__class__ is other.__class__ and self.weighted == other.weighted
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self.weighted))
+
+    def __call__(
+        self,
+        value,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        **kwargs,
+    ):
+        if not tokenize:  # a whole value as one token: the chain's general path
+            chain = weighted_chain() if self.weighted else french_chain()
+            yield from chain(
+                value,
+                positions=positions,
+                chars=chars,
+                keeporiginal=keeporiginal,
+                removestops=removestops,
+                start_pos=start_pos,
+                start_char=start_char,
+                tokenize=False,
+                mode=mode,
+                **kwargs,
+            )
+            return
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.boost = 1.0
+        finditer = _WORD_RE.finditer
+        kept_pos = None  # StopFilter's renumbering: kept words get consecutive positions
+        if self.weighted:
+            segments = []
+            position, offset = start_pos, start_char
+            for segment in value.split(SEGMENT_SEPARATOR):
+                raw_weight, separator, text = segment.partition(WEIGHT_SEPARATOR)
+                boost = float(raw_weight) if separator else 1.0
+                text = text if separator else segment
+                segments.append((text, boost, position, offset))
+                count = sum(1 for _ in finditer(text))
+                if count and positions:
+                    position = position + count - 1 + POSITION_GAP
+                offset += len(segment) + 1
+        else:
+            segments = [(value, 1.0, start_pos, start_char)]
+        for text, boost, first_pos, first_char in segments:
+            for number, match in enumerate(finditer(text)):
+                word = match.group()
+                term = term_of(word)
+                if term is None:
+                    if removestops:
+                        continue
+                    token.stopped = True
+                    token.text = word.lower().translate(_charset())
+                    pos = first_pos + number
+                else:
+                    token.stopped = False
+                    token.text = term
+                    pos = first_pos + number
+                    if positions:
+                        kept_pos = pos if kept_pos is None else kept_pos + 1
+                        pos = kept_pos
+                if keeporiginal:
+                    token.original = word
+                token.boost = boost
+                if positions:
+                    token.pos = pos
+                if chars:
+                    token.startchar = first_char + match.start()
+                    token.endchar = first_char + match.end()
+                yield token
+
+
+_WORD_RE = re.compile(WORD_PATTERN)
 
 
 # Weighted text: segments "<weight>\x1f<text>" joined by "\x1e" (see ``weighted_text``).
@@ -129,6 +253,11 @@ class WeightedTokenizer(Tokenizer):
 @cache
 def weighted_analyzer() -> Analyzer:
     """The French analysis of the weighted ``content`` field."""
+    return FrenchTokenizer(weighted=True)
+
+
+def weighted_chain() -> Analyzer:
+    """``weighted_analyzer`` as Whoosh's filter chain (the reference of ``FrenchTokenizer``)."""
     return (
         WeightedTokenizer()
         | LowercaseFilter()

@@ -51,3 +51,37 @@ def test_multi_word_synonyms_are_recognised_in_a_query():
     assert units[1].text == "Marseille"
     (unit,) = parse("Quartier Prioritaire").units
     assert "QPV" in unit.alternatives
+
+
+def test_the_fused_analysis_gives_exactly_the_chain_tokens():
+    """``FrenchTokenizer`` replaces Whoosh's five chained filters for speed, not for meaning."""
+    from directory.search.analysis import (
+        french_analyzer,
+        french_chain,
+        weighted_analyzer,
+        weighted_chain,
+        weighted_text,
+    )
+
+    plain = "L'économie sociale et solidaire, c'est « ça » : 12 œuvres, les Précarités d’été…"
+    weighted = weighted_text([(8.0, "Jardin partagé"), (4.0, ""), (2.0, plain), (1.1, "et le la")])
+
+    def tokens(analyzer, value, **options):
+        return [
+            (t.text, getattr(t, "pos", None), t.boost, getattr(t, "startchar", None), t.stopped)
+            for t in analyzer(value, **options)
+        ]
+
+    for options in (
+        {},
+        {"positions": True, "boosts": True},
+        {"positions": True, "chars": True},
+        {"positions": True, "chars": True, "removestops": False},
+        {"positions": True, "tokenize": False},
+    ):
+        assert tokens(french_analyzer(), plain, **options) == tokens(
+            french_chain(), plain, **options
+        )
+        assert tokens(weighted_analyzer(), weighted, **options) == tokens(
+            weighted_chain(), weighted, **options
+        )
