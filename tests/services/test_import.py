@@ -344,3 +344,84 @@ def test_partner_may_not_import(app_ctx):
     db.session.commit()
     with pytest.raises(ImportNotAllowed):
         run_import(read("initiatives_utf8_comma.csv"), "a.csv", kind="initiative", user=partner)
+
+
+# -- open-data export round trip --------------------------------------------------------------
+
+
+def test_open_data_schema_columns_map_automatically(app_ctx):
+    import json
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "opendata"
+    expected_ignored = {
+        "initiative": {"url", "departements", "evenements", "date_creation",
+                       "date_mise_a_jour", "donnees_de_demonstration"},
+        "organisation": {"url", "date_creation", "date_mise_a_jour", "donnees_de_demonstration"},
+    }  # fmt: skip
+    for kind, name in (("initiative", "initiatives"), ("organisation", "organisations")):
+        schema = json.loads((docs / f"{name}.schema.json").read_text(encoding="utf-8"))
+        headings = [field["name"] for field in schema["fields"]]
+        guessed = mappings.guess(headings, kind)
+        ignored = {heading for heading, key in guessed.items() if not key}
+        assert ignored == expected_ignored[kind], (kind, ignored)
+        assert not mappings.check(guessed, kind)
+
+
+def _export_csv(kind: str) -> bytes:
+    from directory.services.exchange import export
+
+    ids = export.initiative_ids() if kind == "initiatives" else export.organisation_ids()
+    return b"".join(export.stream(kind, "csv", ids, "https://annuaire.example.org"))
+
+
+def _comparable(snapshot: dict) -> dict:
+    from directory.services.exchange.export import plain_text
+
+    result = dict(snapshot)
+    # The export gives the communes of the places (and one point), not their names.
+    result["places"] = [place["commune_code"] for place in result["places"]]
+    for name in ("description", "genesis", "evaluation", "policy_impact", "public_support"):
+        if result.get(name):
+            result[name] = " ".join(plain_text(result[name]).split())
+    # Not published in the open data: where a fact came from.
+    result.pop("source")
+    return result
+
+
+def test_export_then_import_gives_the_same_entries(curator):
+    from directory.services import workflow
+
+    organisations = _export_csv("organisations")
+    initiatives = _export_csv("initiatives")
+    published = db.session.scalars(
+        sa.select(Initiative).where(Initiative.status == Status.PUBLISHED)
+    ).all()
+    assert published
+    # The same directory: nothing to create, nothing to change.
+    report = run_import(organisations, "o.csv", kind="organisation", user=curator)
+    assert report.counts[ERROR] == 0, [row.errors for row in report.error_rows][:3]
+    assert report.counts[CREATE] == 0 and report.counts[UPDATE] == 0
+    report = run_import(initiatives, "i.csv", kind="initiative", user=curator)
+    assert report.counts[ERROR] == 0, [row.errors for row in report.error_rows][:3]
+    assert report.counts[CREATE] == 0 and report.counts[UPDATE] == 0
+    assert report.counts[UNCHANGED] == len(published)
+    # Remove the initiatives, import the file again: the same entries come back.
+    before = {entry.title: _comparable(workflow.snapshot(entry)) for entry in published}
+    for entry in published:
+        db.session.delete(entry)
+    db.session.commit()
+    report = run_import(initiatives, "i.csv", kind="initiative", user=curator, dry_run=False)
+    assert report.written and report.counts[CREATE] == len(published)
+    after = {
+        entry.title: _comparable(workflow.snapshot(entry))
+        for entry in db.session.scalars(
+            sa.select(Initiative).where(Initiative.status == Status.PUBLISHED)
+        )
+    }
+    for title, snapshot in before.items():
+        differences = {
+            key: (value, after[title][key])
+            for key, value in snapshot.items()
+            if after[title][key] != value
+        }
+        assert not differences, (title, differences)

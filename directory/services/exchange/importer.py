@@ -84,6 +84,7 @@ _FORMULA_START = ("=", "+", "-", "@")
 _YEAR = re.compile(r"(\d{4})(?:[-/.]\d{1,2}[-/.]\d{1,2}|\.0)?")
 _DAY_FIRST_DATE = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.](\d{4})")
 _DEPT_HINT = re.compile(r"^(.*?)\s*\((\d[0-9AB]|\d{5})\)\s*$")
+_CODE = re.compile(r"\d{4,5}|2[ABab]\d{3}")
 _POSTCODE_PREFIX = re.compile(r"^(\d{5})\s+(.+)$")
 
 
@@ -226,10 +227,14 @@ class _Lookups:
         self.stages = _choices(Stage)
         self.org_kinds = _choices(OrganisationKind)
         self.organisations: dict[str, str] = {}
-        for slug, name, acronym in db.session.execute(
-            sa.select(Organisation.slug, Organisation.name, Organisation.acronym)
+        for slug, name, acronym, external_id in db.session.execute(
+            sa.select(
+                Organisation.slug, Organisation.name, Organisation.acronym, Organisation.external_id
+            )
         ):
             self.organisations[slug] = slug
+            if external_id:
+                self.organisations.setdefault(external_id, slug)
             self.organisations.setdefault(fold(name), slug)
             if acronym:
                 self.organisations.setdefault(fold(acronym), slug)
@@ -238,8 +243,9 @@ class _Lookups:
         self.by_title: dict[tuple[str, str | None], int] = {}
         title = model.title if kind == INITIATIVE else model.name
         rows = db.session.execute(
-            sa.select(model.id, title, model.external_id).order_by(model.id)
+            sa.select(model.id, title, model.external_id, model.slug).order_by(model.id)
         ).all()
+        self.by_slug: dict[str, int] = {row.slug: row.id for row in rows}
         communes: dict[int, list[str]] = defaultdict(list)
         if kind == INITIATIVE:
             for entry_id, code in db.session.execute(
@@ -255,7 +261,7 @@ class _Lookups:
                 )
             ):
                 communes[entry_id].append(code)
-        for entry_id, text, external_id in rows:
+        for entry_id, text, external_id, _slug in rows:
             if external_id:
                 self.by_external_id.setdefault(external_id, entry_id)
             for code in communes.get(entry_id) or [None]:
@@ -418,6 +424,10 @@ class _RowReader:
     def _geocode(self, name: str, code: str, postcode: str) -> PlaceResult:
         lookups = self.lookups
         query = " ".join(part for part in (postcode, name) if part) or code
+        if code and not _CODE.fullmatch(code):
+            # A name in the code column (a list of communes by name, for instance).
+            name, code = name or code, ""
+            query = query or name
         if code:
             code = code.upper().zfill(5) if code.isdigit() else code.upper()
             if code in lookups.communes:
@@ -503,9 +513,6 @@ class _RowReader:
         for key in ("start_year", "end_year"):
             if key in cells:
                 data[key] = _year(cells[key], self.labels[key], row)
-        for name in RICH_FIELDS:
-            if data.get(name):
-                data[name] = sanitize(data[name]) or None
         if "themes" in cells:
             themes = self._lookup_list(cells["themes"], lookups.themes, "Thème", row)
             data["themes"] = lookups.in_order(Theme, themes)
@@ -585,8 +592,6 @@ class _RowReader:
             if len(places) > 1:
                 row.refuse("Une organisation n'a qu'une commune : la cellule en nomme plusieurs.")
             data["commune_code"] = places[0].commune_code if places else None
-        if data.get("description"):
-            data["description"] = sanitize(data["description"]) or None
         if "themes" in cells:
             themes = self._lookup_list(cells["themes"], lookups.themes, "Thème", row)
             data["themes"] = lookups.in_order(Theme, themes)
@@ -605,7 +610,10 @@ class _RowReader:
         keys: list[tuple] = []
         if row.external_id:
             keys.append(("id", row.external_id))
-            row.entry_id = lookups.by_external_id.get(row.external_id)
+            # The open-data export's identifier is the entry's slug.
+            row.entry_id = lookups.by_external_id.get(row.external_id) or lookups.by_slug.get(
+                row.external_id
+            )
         elif title:
             keys.append(("title", fold(title), commune))
         if row.entry_id is None and title:
@@ -720,6 +728,8 @@ def _check_rows(
                 # Links of the roles the file does not give are kept.
                 kept = [link for link in base["organisations"] if link["role"] not in roles]
                 data["organisations"] = data["organisations"] + kept
+            _rich_text(data, base)
+            _keep_places(data, base, reader.lookups)
             try:
                 snap = normalise(data, base)
             except workflow.WorkflowError as error:
@@ -740,6 +750,53 @@ def _check_rows(
             f"Doublons probables recherchés pour les {DUPLICATE_CHECKS} premières créations "
             "seulement."
         )
+
+
+def _rich_text(data: dict, base: dict | None) -> None:
+    """Rich text fields as the edit forms store them (sanitised HTML paragraphs), except that
+    a text whose words did not change keeps its stored form (links, lists, or plain text):
+    a file gives plain text, the open-data export among others."""
+    from .export import plain_text
+
+    for name in RICH_FIELDS:
+        value = data.get(name)
+        if not value:
+            continue
+        current = base.get(name) if base else None
+        if current and plain_text(value) == plain_text(current):
+            data[name] = current
+        else:
+            data[name] = sanitize(value) or None
+
+
+def _close(a: tuple | None, b: tuple | None) -> bool:
+    if a is None or b is None or None in a or None in b:
+        return False
+    return abs(a[0] - b[0]) < 1e-3 and abs(a[1] - b[1]) < 1e-3
+
+
+def _keep_places(data: dict, base: dict | None, lookups: _Lookups) -> None:
+    """Places in the same communes as the entry's keep their name, address and point unless
+    the file gives others (a point at the commune's centre is no news)."""
+    places = data.get("places")
+    if base is None or places is None:
+        return
+    current = base.get("places") or []
+    if [p["commune_code"] for p in places] != [p["commune_code"] for p in current]:
+        return
+    merged = []
+    for new, old in zip(places, current, strict=True):
+        place = dict(old)
+        for key in ("label", "address"):
+            if new.get(key):
+                place[key] = new[key]
+        point = (new.get("latitude"), new.get("longitude"))
+        centre = lookups.communes.get(new.get("commune_code") or "", (None,) * 4)[2:4]
+        moved = not _close(point, (old["latitude"], old["longitude"]))
+        if None not in point and moved and not _close(point, tuple(centre)):
+            place["latitude"], place["longitude"] = point
+        merged.append(place)
+    data["places"] = merged
 
 
 def _warn_duplicates(row: RowResult, kind: str, snap: dict) -> None:

@@ -62,8 +62,8 @@ INITIATIVE_FIELDS: tuple[Field, ...] = (
                                            "annee de creation")),
     Field("end_year", "Année de fin", ("annee de fin", "annee fin", "fin", "end year",
                                        "date de fin")),
-    Field("website", "Site internet", ("site web", "site internet", "site", "website", "url",
-                                       "web", "lien", "site url")),
+    Field("website", "Site internet", ("site web", "site internet", "site", "website", "web",
+                                       "lien", "site url", "url")),
     Field("contact_email", "Courriel de contact", ("courriel", "email", "e mail", "mail",
                                                    "contact email", "courriel de contact",
                                                    "adresse electronique")),
@@ -74,7 +74,7 @@ INITIATIVE_FIELDS: tuple[Field, ...] = (
     Field("evaluation", "Comment est-elle évaluée et valorisée ?",
           ("evaluation", "comment est elle evaluee et valorisee", "valorisation")),
     Field("policy_impact", "Comment transforme-t-elle les politiques publiques ?",
-          ("policy impact", "impact sur les politiques publiques",
+          ("policy impact", "impact sur les politiques publiques", "politiques publiques",
            "comment transforme t elle les politiques publiques", "transformation")),
     Field("public_support", "Comment les politiques publiques la soutiennent-elles ?",
           ("public support", "soutiens", "financements", "soutiens et financements",
@@ -109,10 +109,11 @@ ORGANISATION_FIELDS: tuple[Field, ...] = (
     Field("acronym", "Sigle", ("sigle", "acronyme", "acronym")),
     Field("kind", "Type de structure", ("type", "kind", "type de structure", "nature",
                                         "categorie", "forme juridique", "type libelle")),
-    Field("tagline", "Accroche", ("accroche", "tagline", "slogan", "resume", "summary")),
-    Field("description", "Description", ("description", "presentation")),
-    Field("website", "Site internet", ("site web", "site internet", "site", "website", "url",
-                                       "web")),
+    Field("tagline", "Accroche", ("accroche", "tagline", "slogan", "resume", "summary",
+                                  "presentation")),
+    Field("description", "Description", ("description",)),
+    Field("website", "Site internet", ("site web", "site internet", "site", "website", "web",
+                                       "url")),
     Field("email", "Courriel", ("courriel", "email", "e mail", "mail", "adresse electronique",
                                 "courriel de contact")),
     Field("phone", "Téléphone", ("telephone", "tel", "phone")),
@@ -140,30 +141,55 @@ def heading_key(heading: str) -> str:
     return _NOT_ALNUM.sub(" ", fold(heading or "")).strip()
 
 
-def _alias_index(kind: str) -> dict[str, str]:
-    index: dict[str, str] = {}
+# Columns of the open-data export (docs/opendata/*.schema.json) whose name alone would be read
+# otherwise: there, "communes"/"commune" hold INSEE codes and "url" is the directory's own page.
+OPEN_DATA_COLUMNS = {
+    INITIATIVE: {
+        "identifiant": "external_id", "url": IGNORE, "communes": "commune_code",
+        "noms_communes": "commune", "departements": IGNORE, "evenements": IGNORE,
+        "date_creation": IGNORE, "date_mise_a_jour": IGNORE, "donnees_de_demonstration": IGNORE,
+    },
+    ORGANISATION: {
+        "identifiant": "external_id", "url": IGNORE, "commune": "commune_code",
+        "nom_commune": "commune", "presentation": "tagline", "date_creation": IGNORE,
+        "date_mise_a_jour": IGNORE, "donnees_de_demonstration": IGNORE,
+    },
+}  # fmt: skip
+_OPEN_DATA_SIGNATURE = {"identifiant", "url", "date_mise_a_jour"}
+
+
+def _alias_index(kind: str) -> dict[str, tuple[str, int]]:
+    """Folded name → (field, rank); a lower rank is a stronger clue."""
+    index: dict[str, tuple[str, int]] = {}
     for field in FIELDS[kind]:
-        for name in (field.key, field.label, *field.aliases):
-            index.setdefault(heading_key(name), field.key)
+        for rank, name in enumerate((field.key, field.label, *field.aliases)):
+            index.setdefault(heading_key(name), (field.key, rank))
     return index
 
 
 def guess(headings: list[str], kind: str) -> dict[str, str]:
     """An automatic mapping: each heading to the field it names, or ignored.
 
-    A field is fed by one column only (the first that names it).
+    A field is fed by one column only: the heading that names it most plainly ("Site web"
+    before "URL"), else the first. A file with the open-data export's columns maps as the
+    export means them.
     """
+    if set(headings) >= _OPEN_DATA_SIGNATURE:
+        known = OPEN_DATA_COLUMNS[kind]
+        index = _alias_index(kind)
+        return {
+            heading: known[heading] if heading in known
+            else index.get(heading_key(heading), (IGNORE, 0))[0]
+            for heading in headings
+        }  # fmt: skip
     index = _alias_index(kind)
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for heading in headings:
-        key = index.get(heading_key(heading), IGNORE)
-        if key and key in used:
-            key = IGNORE
-        if key:
-            used.add(key)
-        mapping[heading] = key
-    return mapping
+    best: dict[str, tuple[int, int]] = {}  # field → (rank, position)
+    for position, heading in enumerate(headings):
+        key, rank = index.get(heading_key(heading), (IGNORE, 0))
+        if key and (key not in best or rank < best[key][0]):
+            best[key] = (rank, position)
+    chosen = {position: key for key, (_, position) in best.items()}
+    return {heading: chosen.get(position, IGNORE) for position, heading in enumerate(headings)}
 
 
 def resolve(headings: list[str], kind: str, columns: dict[str, str] | None) -> dict[str, str]:
