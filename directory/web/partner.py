@@ -34,7 +34,7 @@ from ..models import (
     RevisionState,
     Status,
 )
-from ..services import gazetteer, permissions, workflow
+from ..services import duplicates, gazetteer, permissions, workflow
 from ..services.richtext import rich_text
 from . import forms
 from .guards import classify
@@ -251,6 +251,9 @@ def new_initiative():
         return _initiative_page(None, form, lead=lead)
     if not form.validate():
         return _initiative_page(None, form, lead=lead), 422
+    likely = _likely_duplicates(form)
+    if likely:
+        return _initiative_page(None, form, lead=lead, likely=likely)
     try:
         revision = workflow.submit_initiative(
             current_user, form.to_snapshot(), organisation=form.lead_organisation()
@@ -306,7 +309,17 @@ def edit_initiative(slug: str):
     return _after_save(revision, initiative)
 
 
-def _initiative_page(initiative, form, *, lead=None, pending=None, stale=None, error=None):
+def _likely_duplicates(form: forms.InitiativeForm) -> list:
+    """Entries that may already describe this new initiative, until the person confirms."""
+    if request.form.get("creer_quand_meme") == "1":
+        return []
+    found = duplicates.find_duplicates("initiative", form.to_snapshot())
+    return [c for c in found if permissions.can_view_initiative(current_user, c.entry)]
+
+
+def _initiative_page(
+    initiative, form, *, lead=None, pending=None, stale=None, error=None, likely=None
+):
     organisation = lead or form.lead_organisation()
     if initiative is not None:
         direct = permissions.is_staff(current_user) or any(
@@ -323,6 +336,7 @@ def _initiative_page(initiative, form, *, lead=None, pending=None, stale=None, e
         stale=stale,
         service_error=error,
         direct=direct,
+        duplicates=likely,
     )
 
 
@@ -344,6 +358,8 @@ def communes():
                 else (commune.postcode_list[0] if commune.postcode_list else ""),
                 "departement": commune.departement_code,
                 "label": forms.commune_label(commune),
+                "latitude": commune.latitude,
+                "longitude": commune.longitude,
             }
             for commune in found
         ]

@@ -32,7 +32,7 @@
         var option = document.createElement("option");
         option.value = commune.label;
         option.textContent = commune.postcode ? commune.postcode + " — " + commune.label : commune.label;
-        byLabel[commune.label] = commune.code;
+        byLabel[commune.label] = commune;
         list.appendChild(option);
       });
     }
@@ -53,8 +53,15 @@
     }
 
     input.addEventListener("input", function () {
+      var chosen = byLabel[input.value];
       if (hidden) {
-        hidden.value = byLabel[input.value] || "";
+        hidden.value = chosen ? chosen.code : "";
+      }
+      if (chosen && chosen.latitude !== null && chosen.longitude !== null) {
+        // The point map of the same place (partner-map.js) centres on the commune.
+        input.dispatchEvent(new CustomEvent("commune-chosen", {
+          bubbles: true, detail: { latitude: chosen.latitude, longitude: chosen.longitude }
+        }));
       }
       window.clearTimeout(timer);
       timer = window.setTimeout(lookup, DELAY);

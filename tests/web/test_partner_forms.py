@@ -234,7 +234,10 @@ def test_commune_suggestions_forgive_accents_and_take_postcodes(login):
         "postcode": results[0]["postcode"],
         "departement": "30",
         "label": "Nîmes (30)",
+        "latitude": results[0]["latitude"],
+        "longitude": results[0]["longitude"],
     }
+    assert 43 < results[0]["latitude"] < 44 and 4 < results[0]["longitude"] < 5
     assert results[0]["postcode"].startswith("30")
     by_postcode = client.get("/espace-partenaire/communes?q=13001").get_json()
     assert by_postcode[0]["code"] == "13055" and by_postcode[0]["postcode"] == "13001"
