@@ -213,11 +213,15 @@ def main() -> None:
         print(f"Demo data ({options.count} initiatives): {seconds:.1f} s")
 
     if not (options.reuse and options.no_rebuild):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds = flask(workdir, "search", "rebuild")
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+        peak_mb = usage.ru_maxrss / 1024
         size_mb = sum(f.stat().st_size for f in (workdir / "search-index").iterdir()) / 2**20
         print(
-            f"Rebuild: {seconds:.1f} s, peak memory (largest child) {peak_mb:.0f} MB, "
+            f"Rebuild: {seconds:.1f} s ({cpu:.1f} s of CPU: the machine may be shared), "
+            f"peak memory (largest child) {peak_mb:.0f} MB, "
             f"index {size_mb:.0f} MB"
         )
 
