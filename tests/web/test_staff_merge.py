@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from factories import make_commune, make_initiative, make_organisation, make_user
 
 from directory.extensions import db
-from directory.models import AuditLog, Role, SlugRedirect, Status, User
+from directory.models import AuditLog, Initiative, Role, SlugRedirect, Status, User
 from directory.services import merge, workflow
 
 MERGE_URL = "/gestion/doublons/fusionner?type=initiative&garder=jardin-partage&retirer=jardin-bis"
@@ -203,3 +203,78 @@ def test_post_on_an_impossible_pair_is_refused(app, staff, csrf_token):
         data={"csrf_token": csrf_token(staff), "token": "x"},
     )
     assert response.status_code == 400
+
+
+# -- the partner form warns of likely duplicates before creating ------------------------------
+
+NEW = "/espace-partenaire/initiatives/nouvelle?organisation=association-alpha"
+
+
+def _new_initiative(title: str, **extra: str) -> dict:
+    return {
+        "title": title,
+        "summary": "",
+        "places-0-commune": "",
+        "lead": "association-alpha",
+        "organisations-0-organisation": "",
+        "organisations-0-role": "partenaire",
+        "action": "save",
+        **extra,
+    }
+
+
+def _count(app, title: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(Initiative).where(Initiative.title == title)
+        )
+
+
+def test_partner_form_warns_of_a_duplicate_then_creates_when_confirmed(
+    app, client, sign_in, setting, csrf_token
+):
+    sign_in(client, setting["partner"])
+    title = "JARDIN PARTAGE DES ZEPHYRINS"
+    data = _new_initiative(title)
+    response = client.post(NEW, data={**data, "csrf_token": csrf_token(client)})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Cette initiative est peut-être déjà dans l’annuaire" in page
+    assert 'href="/initiatives/jardin-partage"' in page
+    assert "titre très proche" in page
+    assert 'name="creer_quand_meme"' in page
+    assert f'value="{title}"' in page  # what was typed is kept
+    assert _count(app, title) == 0
+
+    response = client.post(
+        NEW, data={**data, "creer_quand_meme": "1", "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 302
+    assert _count(app, title) == 1
+
+
+def test_partner_form_creates_at_once_without_likely_duplicate(
+    app, client, sign_in, setting, csrf_token
+):
+    sign_in(client, setting["partner"])
+    title = "Ludothèque itinérante des Calanques"
+    response = client.post(NEW, data={**_new_initiative(title), "csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    assert _count(app, title) == 1
+
+
+def test_partner_form_does_not_reveal_private_entries(app, client, sign_in, setting, csrf_token):
+    with app.app_context():
+        other = make_organisation(name="Autre association", slug="autre-association")
+        make_initiative(
+            slug="proposition-privee",
+            title="Ressourcerie cachée des Goudes",
+            lead=other,
+            status=Status.PROPOSED,
+        )
+        db.session.commit()
+    sign_in(client, setting["partner"])
+    title = "Ressourcerie cachée des Goudes"
+    response = client.post(NEW, data={**_new_initiative(title), "csrf_token": csrf_token(client)})
+    assert response.status_code == 302  # nothing visible to this partner: created at once
+    assert _count(app, title) == 2
