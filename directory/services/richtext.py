@@ -95,6 +95,26 @@ def rich_text(value: str | None) -> Markup:
     return Markup(sanitize(str(value)))  # noqa: S704 - cleaned by nh3 just above
 
 
+_SIMPLE_MARKUP = re.compile(r"</?(?:p|br)\s*/?>", re.IGNORECASE)
+
+
+def editable(value: str | None) -> str:
+    """What a form shows for stored rich text: paragraphs back as blank lines when that is all.
+
+    ``editable(sanitize(text)) == text`` for plain text, so partners who never write HTML never
+    see any; richer content (links, lists, emphasis) is shown as its HTML.
+    """
+    if not value:
+        return ""
+    text = str(value)
+    if not looks_like_html(text) or looks_like_html(_SIMPLE_MARKUP.sub("", text)):
+        return text  # plain text already, or richer markup to keep as it is
+    text = re.sub(r"</p>\s*<p>", "\n\n", text.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
+    text = html.unescape(_SIMPLE_MARKUP.sub("", text))
+    return text if not looks_like_html(text) else str(value)
+
+
 def plain_text(value: str | None) -> str:
     """The words of a rich text without its tags (for summaries, search, exports)."""
     if not value:

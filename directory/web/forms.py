@@ -52,7 +52,7 @@ from ..models import (
 from ..models.initiative import STAGE_LABELS, SUMMARY_MAX_LENGTH
 from ..models.organisation import ORGANISATION_KIND_LABELS
 from ..services import gazetteer, media, permissions
-from ..services.richtext import sanitize
+from ..services.richtext import editable, sanitize
 from ..text import fold
 
 RICH_TEXT_MAX_LENGTH = 20_000
@@ -474,6 +474,8 @@ class InitiativeForm(BaseForm):
             raise ValidationError("L’année de fin ne peut pas précéder l’année de début.")
 
     def validate_lead(self, field) -> None:
+        if field.errors:  # not one of the choices offered: already said
+            return
         organisation = organisation_by_slug(field.data)
         if organisation is None:
             raise ValidationError("Choisissez l’organisation porteuse.")
@@ -725,6 +727,8 @@ def initiative_initial(snap: dict[str, Any], user: Any) -> dict[str, Any]:
         for place in snap.get("places") or []
     ]
     values: dict[str, Any] = {name: snap.get(name) for name in INITIATIVE_TEXTS}
+    for name in InitiativeForm.RICH_FIELDS:
+        values[name] = editable(values[name])
     values.update(
         stage=snap.get("stage") or "",
         themes=list(snap.get("themes") or []),
@@ -772,6 +776,7 @@ def build_initiative_form(
 def organisation_initial(snap: dict[str, Any]) -> dict[str, Any]:
     """Form data from an organisation snapshot."""
     values: dict[str, Any] = {name: snap.get(name) for name in ORGANISATION_TEXTS}
+    values["description"] = editable(values["description"])
     values.update(
         kind=snap.get("kind") or OrganisationKind.AUTRE.value,
         commune=_commune_text(snap.get("commune_code")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from directory.services.richtext import plain_text, rich_text, sanitize
+from directory.services.richtext import editable, plain_text, rich_text, sanitize
 
 
 def test_scripts_and_event_handlers_are_removed():
@@ -77,3 +77,13 @@ def test_plain_text_of_rich_text():
     assert plain_text("<script>alert(1)</script>texte") == "texte"
     # Plain text (the seed) is returned as it is.
     assert plain_text("Né en 2010.\n\nOuvert à tous.") == "Né en 2010.\n\nOuvert à tous."
+
+
+def test_forms_show_simple_paragraphs_as_plain_text_again():
+    for text in ("Un samedi par mois.\n\nOuvert à tous.", "Ligne 1\nLigne 2", "a < b & c"):
+        assert editable(sanitize(text)) == text
+    rich = '<p>Voir <a href="https://x.fr" rel="noopener nofollow">le site</a></p>'
+    assert editable(rich) == rich
+    assert editable("<p>&lt;b&gt; écrit tel quel</p>") == "<p>&lt;b&gt; écrit tel quel</p>"
+    assert editable("Texte ancien\n\nsuite") == "Texte ancien\n\nsuite"
+    assert editable(None) == ""

@@ -196,7 +196,6 @@ def test_partner_creates_an_initiative_as_a_proposal(app, login, csrf_token):
         as_text=True
     )
     # Not on the public pages.
-    client.get("/deconnexion")
     anonymous = app.test_client()
     assert anonymous.get("/initiatives/repair-cafe-des-tilleuls").status_code == 404
     assert "Repair café" not in anonymous.get("/initiatives").get_data(as_text=True)
@@ -213,6 +212,11 @@ def test_partner_creates_an_initiative_as_a_proposal(app, login, csrf_token):
             ("fondation-gamma", "financeur"),
         ]
         assert stored.start_year == 2010 and stored.stage.value == "deploiement"
+    # The form shows the paragraphs as typed, not as HTML.
+    form = client.get("/espace-partenaire/initiatives/repair-cafe-des-tilleuls/modifier")
+    html = form.get_data(as_text=True)
+    assert "Un samedi par mois.\n\nOuvert à tous.</textarea>" in html
+    assert "&lt;p&gt;" not in html
 
 
 def test_csrf_token_is_required(app, login):
