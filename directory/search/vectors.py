@@ -118,6 +118,11 @@ class _SearcherState:
         self.lengths: dict[str, np.ndarray] = {}
         self.results: OrderedDict[Hashable, object] = OrderedDict()
         self._live: np.ndarray | None = None
+        # Columns of segments merged away are dropped (postings age out of their LRU).
+        current = {_segment_key(reader) for reader, _ in self.leaves}
+        with _segment_lock:
+            for key in [k for k in _segment_columns if k[0] not in current]:
+                del _segment_columns[key]
 
     @property
     def live(self) -> np.ndarray | None:
