@@ -204,6 +204,7 @@ def search_ids(search_request) -> tuple[str, list[int]]:
     from ...search import indexing
     from ...search.backend import Sort
     from ...search.documents import INITIATIVE, ORGANISATION
+    from ...search.facets import id_in
     from ...search.query import parse
     from ...search.service import find_commune, initiatives_near
 
@@ -218,11 +219,12 @@ def search_ids(search_request) -> tuple[str, list[int]]:
             replace(filters, q=""),
             text=False,
         )
-        if search_request.near:
-            commune = find_commune(search_request.near)
+        near_text = search_request.near.replace("\x00", "")  # PostgreSQL refuses NUL
+        if near_text:
+            commune = find_commune(near_text)
             if commune is not None:
                 near = initiatives_near(commune, search_request.radius)
-                statement = statement.where(Initiative.id.in_(sorted(near) or [-1]))
+                statement = statement.where(id_in(Initiative.id, near))
         order = [Initiative.updated_at.desc() if updated else Initiative.title, Initiative.id]
     else:
         statement = sa.select(Organisation.id).where(Organisation.status == Status.PUBLISHED)
@@ -280,7 +282,10 @@ def plain_text(value: str | None) -> str:
     """Stored rich text as plain text, paragraphs kept apart by a blank line."""
     if not value:
         return ""
-    text = _BLOCK_END.sub("\n\n", str(value))
+    text = str(value).replace("\r\n", "\n")
+    if "<" not in text and "&" not in text:  # typed as plain text: kept as typed
+        return text.strip()
+    text = _BLOCK_END.sub("\n\n", text)
     text = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
     lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "").split("\n"))
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
@@ -311,86 +316,161 @@ def _batches(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def initiative_rows(ids: Sequence[int], base_url: str) -> Iterator[dict[str, Any]]:
-    """One dict per published initiative of ``ids``, in that order, loaded by batches."""
+    """One dict per published initiative of ``ids``, in that order, loaded by batches.
+
+    Plain SQL rows rather than ORM objects: one query per linked table and batch, and no
+    identity map to fill, which makes a 100,000-row export several times faster.
+    """
     link = _Links(base_url)
     for batch in _batches(ids):
-        rows = db.session.scalars(
-            sa.select(Initiative)
-            .where(Initiative.id.in_(batch), Initiative.status == Status.PUBLISHED)
-            .options(
-                selectinload(Initiative.themes),
-                selectinload(Initiative.publics),
-                selectinload(Initiative.departements),
-                selectinload(Initiative.places).selectinload(Place.commune),
-                selectinload(Initiative.organisation_links).selectinload(
-                    InitiativeOrganisation.organisation
-                ),
-                selectinload(Initiative.events),
+        links = _InitiativeLinks(batch)
+        rows = db.session.execute(
+            sa.select(*_INITIATIVE_COLUMNS).where(
+                Initiative.id.in_(batch), Initiative.status == Status.PUBLISHED
             )
         )
-        by_id = {initiative.id: initiative for initiative in rows}
+        by_id = {row.id: row for row in rows}
         for initiative_id in batch:
-            initiative = by_id.get(initiative_id)
-            if initiative is not None:
-                yield _initiative_row(initiative, link)
-        # Nothing keeps the batch alive: the session's identity map only holds weak references.
+            row = by_id.get(initiative_id)
+            if row is not None:
+                yield _initiative_row(row, links, link)
 
 
-def _initiative_row(initiative: Initiative, link: _Links) -> dict[str, Any]:
-    def organisations(role: OrganisationRole) -> str:
-        return _joined(
-            entry.organisation.slug
-            for entry in initiative.organisation_links
-            if entry.role == role and entry.organisation.status == Status.PUBLISHED
+_INITIATIVE_COLUMNS = (
+    Initiative.id,
+    Initiative.slug,
+    Initiative.title,
+    Initiative.summary,
+    Initiative.description,
+    Initiative.genesis,
+    Initiative.evaluation,
+    Initiative.policy_impact,
+    Initiative.public_support,
+    Initiative.stage,
+    Initiative.start_year,
+    Initiative.end_year,
+    Initiative.website,
+    Initiative.created_at,
+    Initiative.updated_at,
+    Initiative.is_demo,
+)
+
+
+class _InitiativeLinks:
+    """What a batch of initiatives links to, grouped by initiative id, in display order."""
+
+    def __init__(self, batch: Sequence[int]) -> None:
+        def grouped(statement: sa.Select) -> dict[int, list]:
+            result: dict[int, list] = {}
+            for owner, *values in db.session.execute(statement):
+                result.setdefault(owner, []).append(values[0] if len(values) == 1 else values)
+            return result
+
+        theme_link, public_link = initiative_theme.c, initiative_public.c
+        self.themes = grouped(
+            sa.select(theme_link.initiative_id, Theme.slug)
+            .join(Theme, Theme.id == theme_link.theme_id)
+            .where(theme_link.initiative_id.in_(batch))
+            .order_by(Theme.position, Theme.id)
+        )
+        self.publics = grouped(
+            sa.select(public_link.initiative_id, Public.slug)
+            .join(Public, Public.id == public_link.public_id)
+            .where(public_link.initiative_id.in_(batch))
+            .order_by(Public.position, Public.id)
+        )
+        departement_link = initiative_departement.c
+        self.departements = grouped(
+            sa.select(departement_link.initiative_id, departement_link.departement_code)
+            .where(departement_link.initiative_id.in_(batch))
+            .order_by(departement_link.departement_code)
+        )
+        self.places = grouped(
+            sa.select(
+                Place.initiative_id,
+                Place.commune_code,
+                Commune.name,
+                Place.latitude,
+                Place.longitude,
+                Commune.latitude,
+                Commune.longitude,
+            )
+            .outerjoin(Commune, Commune.code == Place.commune_code)
+            .where(Place.initiative_id.in_(batch))
+            .order_by(Place.id)
+        )
+        self.organisations = grouped(
+            sa.select(
+                InitiativeOrganisation.initiative_id, InitiativeOrganisation.role, Organisation.slug
+            )
+            .join(Organisation, Organisation.id == InitiativeOrganisation.organisation_id)
+            .where(
+                InitiativeOrganisation.initiative_id.in_(batch),
+                Organisation.status == Status.PUBLISHED,
+            )
+            .order_by(InitiativeOrganisation.position, Organisation.slug)
+        )
+        event_link = event_initiative.c
+        self.events = grouped(
+            sa.select(event_link.initiative_id, Event.slug)
+            .join(Event, Event.id == event_link.event_id)
+            .where(event_link.initiative_id.in_(batch), Event.status == Status.PUBLISHED)
+            .order_by(Event.date.asc().nulls_last(), Event.slug)
         )
 
-    communes = {p.commune.code: p.commune for p in initiative.places if p.commune}
-    latitude, longitude = _point(initiative.places)
-    events = sorted(
-        (e for e in initiative.events if e.status == Status.PUBLISHED),
-        key=lambda e: (e.date is None, e.date, e.slug),
-    )
+
+def _initiative_row(row: Any, links: _InitiativeLinks, link: _Links) -> dict[str, Any]:
+    organisations = links.organisations.get(row.id, [])
+
+    def with_role(role: OrganisationRole) -> str | None:
+        return _joined(slug for each_role, slug in organisations if each_role == role) or None
+
+    places = links.places.get(row.id, [])
+    communes = {code: name for code, name, *_point in places if code}
+    latitude, longitude = _point(places)
     return {
-        "identifiant": initiative.slug,
-        "url": link("public.initiative", initiative.slug),
-        "titre": initiative.title,
-        "resume": initiative.summary or None,
-        "description": plain_text(initiative.description) or None,
-        "genese": plain_text(initiative.genesis) or None,
-        "evaluation": plain_text(initiative.evaluation) or None,
-        "politiques_publiques": plain_text(initiative.policy_impact) or None,
-        "soutiens": plain_text(initiative.public_support) or None,
-        "etape": initiative.stage.value if initiative.stage else None,
-        "annee_debut": initiative.start_year,
-        "annee_fin": initiative.end_year,
-        "site_web": initiative.website or None,
-        "themes": _joined(t.slug for t in initiative.themes) or None,
-        "publics": _joined(p.slug for p in initiative.publics) or None,
+        "identifiant": row.slug,
+        "url": link("public.initiative", row.slug),
+        "titre": row.title,
+        "resume": row.summary or None,
+        "description": plain_text(row.description) or None,
+        "genese": plain_text(row.genesis) or None,
+        "evaluation": plain_text(row.evaluation) or None,
+        "politiques_publiques": plain_text(row.policy_impact) or None,
+        "soutiens": plain_text(row.public_support) or None,
+        "etape": row.stage.value if row.stage else None,
+        "annee_debut": row.start_year,
+        "annee_fin": row.end_year,
+        "site_web": row.website or None,
+        "themes": _joined(links.themes.get(row.id, ())) or None,
+        "publics": _joined(links.publics.get(row.id, ())) or None,
         "communes": _joined(communes) or None,
-        "noms_communes": _joined(c.name for c in communes.values()) or None,
-        "departements": _joined(d.code for d in initiative.departements) or None,
-        "organisations_porteuses": organisations(OrganisationRole.PORTEUR) or None,
-        "partenaires": organisations(OrganisationRole.PARTENAIRE) or None,
-        "financeurs": organisations(OrganisationRole.FINANCEUR) or None,
+        "noms_communes": _joined(communes.values()) or None,
+        "departements": _joined(links.departements.get(row.id, ())) or None,
+        "organisations_porteuses": with_role(OrganisationRole.PORTEUR),
+        "partenaires": with_role(OrganisationRole.PARTENAIRE),
+        "financeurs": with_role(OrganisationRole.FINANCEUR),
         "latitude": latitude,
         "longitude": longitude,
-        "evenements": _joined(e.slug for e in events) or None,
-        "date_creation": _stamp(initiative.created_at),
-        "date_mise_a_jour": _stamp(initiative.updated_at),
-        "donnees_de_demonstration": bool(initiative.is_demo),
+        "evenements": _joined(links.events.get(row.id, ())) or None,
+        "date_creation": _stamp(row.created_at),
+        "date_mise_a_jour": _stamp(row.updated_at),
+        "donnees_de_demonstration": bool(row.is_demo),
     }
 
 
-def _point(places: Iterable[Place]) -> tuple[float | None, float | None]:
-    """The first precise point, else the centre of the first located commune."""
+def _point(places: Iterable[Sequence]) -> tuple[float | None, float | None]:
+    """The first precise point, else the centre of the first located commune.
+
+    ``places``: ``(commune code, commune name, lat, lon, commune lat, commune lon)`` rows.
+    """
     places = list(places)
-    for place in places:
-        if place.latitude is not None and place.longitude is not None:
-            return _round(place.latitude), _round(place.longitude)
-    for place in places:
-        commune = place.commune
-        if commune and commune.latitude is not None and commune.longitude is not None:
-            return _round(commune.latitude), _round(commune.longitude)
+    for *_commune, latitude, longitude, _clat, _clon in places:
+        if latitude is not None and longitude is not None:
+            return _round(latitude), _round(longitude)
+    for *_place, latitude, longitude in places:
+        if latitude is not None and longitude is not None:
+            return _round(latitude), _round(longitude)
     return None, None
 
 

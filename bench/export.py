@@ -1,0 +1,134 @@
+"""Time the open-data export and a filtered CSV download for N demo initiatives.
+
+Usage:
+
+    .venv/bin/python bench/export.py --count 100000 [--keep DIR]
+
+Builds a throw-away instance (``flask setup`` then ``flask demo-data --count N --no-index``),
+unless ``--instance DIR`` names one already filled. ``DATABASE_URL`` selects PostgreSQL as for
+the app (the database must then be empty or already filled). Then, in process:
+
+- the full open-data export (``export.write_opendata``: CSV, JSON, GeoJSON and XLSX of the
+  initiatives and the organisations), file by file;
+- downloads through the whole Flask stack (test client, streamed body read chunk by chunk):
+  the full CSV, a filtered CSV (one theme in région PACA) and the full XLSX.
+
+Prints seconds, rows, bytes and the growth of the process's peak memory, which shows that
+exports stream instead of holding their rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flask(instance: Path, *args: str) -> None:
+    env = dict(os.environ, DIRECTORY_INSTANCE_PATH=str(instance))
+    command = [sys.executable, "-m", "flask", "--app", "directory", *args]
+    subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000, help="demo initiatives")
+    parser.add_argument("--instance", type=Path, help="an instance already filled")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    options = parser.parse_args()
+
+    made = options.instance is None
+    instance = options.instance or Path(tempfile.mkdtemp(prefix="bench-export-"))
+    try:
+        if made:
+            started = time.perf_counter()
+            _flask(instance, "setup")
+            _flask(
+                instance, "demo-data", "--count", str(options.count), "--no-index", "--seed", "1"
+            )
+            print(f"instance {instance}: filled in {time.perf_counter() - started:.1f} s")
+        run(instance)
+    finally:
+        if made and not options.keep:
+            shutil.rmtree(instance, ignore_errors=True)
+
+
+def run(instance: Path) -> None:
+    os.environ["DIRECTORY_INSTANCE_PATH"] = str(instance)
+    sys.path.insert(0, str(ROOT))
+    import sqlalchemy as sa
+
+    from directory import create_app
+    from directory.extensions import db
+    from directory.models import Initiative, Status, Theme
+    from directory.services.exchange import export
+
+    app = create_app({"RATELIMIT_ENABLED": False})
+    with app.app_context():
+        published = db.session.scalar(
+            sa.select(sa.func.count(Initiative.id)).where(Initiative.status == Status.PUBLISHED)
+        )
+        theme = db.session.scalar(sa.select(Theme.slug).order_by(Theme.position).limit(1))
+        print(f"database: {db.engine.dialect.name}, published initiatives: {published:,}")
+
+        target = instance / "bench-opendata"
+        base = _peak_mb()
+        timings: list[tuple[str, float]] = []
+        last = [time.perf_counter()]
+
+        def note(name: str) -> None:
+            now = time.perf_counter()
+            if timings:
+                timings[-1] = (timings[-1][0], now - last[0])
+            timings.append((name, 0.0))
+            last[0] = now
+
+        started = time.perf_counter()
+        release = export.write_opendata(
+            target, base_url="https://annuaire.example.org", progress=note
+        )
+        total = time.perf_counter() - started
+        timings[-1] = (timings[-1][0], time.perf_counter() - last[0])
+        print(f"\nfull open-data export: {total:.1f} s, peak memory +{_peak_mb() - base:.0f} MB")
+        for file, (name, seconds) in zip(release.files, timings, strict=True):
+            print(f"  {name:<24} {seconds:7.1f} s  {file.size / 1e6:8.1f} MB")
+
+    client = app.test_client()
+    for label, url in (
+        ("CSV, whole catalogue", "/initiatives/export.csv"),
+        (f"CSV, theme {theme} + PACA", f"/initiatives/export.csv?theme={theme}&region=paca"),
+        ("XLSX, whole catalogue", "/initiatives/export.xlsx"),
+        ("GeoJSON, département 13", "/initiatives/export.geojson?departement=13"),
+    ):
+        base = _peak_mb()
+        started = time.perf_counter()
+        response = client.get(url)
+        first_byte = None
+        size = 0
+        for chunk in response.response:
+            if first_byte is None:
+                first_byte = time.perf_counter() - started
+            size += len(chunk)
+        response.close()
+        seconds = time.perf_counter() - started
+        rows = response.headers.get("X-Export-Count", "?")
+        print(
+            f"{label:<36} {seconds:6.1f} s (first byte {first_byte or 0:.2f} s), "
+            f"{int(rows):,} rows, {size / 1e6:.1f} MB, peak memory +{_peak_mb() - base:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
