@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from .staff import bp as staff_bp
     from .staff_import import bp as staff_import_bp
     from .staff_merge import bp as staff_merge_bp
+    from .staff_stats import bp as staff_stats_bp
 
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(staff_import_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(staff_merge_bp)
+    app.register_blueprint(staff_stats_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
