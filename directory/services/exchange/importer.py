@@ -77,7 +77,7 @@ GEOCODING_LABELS = {
 }
 RICH_FIELDS = ("description", "genesis", "evaluation", "policy_impact", "public_support")
 FLUSH_EVERY = 500
-DUPLICATE_CHECKS = 300  # created rows checked for likely duplicates in a dry run
+DUPLICATE_CHECKS = 200  # created rows checked for likely duplicates in a dry run
 _SPLIT = re.compile(r"\s*[;|\n]\s*")
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 _FORMULA_START = ("=", "+", "-", "@")
@@ -661,11 +661,15 @@ def run_import(
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int], None] | None = None,
     check_duplicates: bool = True,
+    defer_index: bool = False,
 ) -> ImportReport:
     """Check (``dry_run``) or import the file; see the module docstring.
 
     ``columns`` is a mapping ``{heading: field}`` that overrides the automatic guess.
     ``progress(n)`` is called as rows are processed (n rows at a time).
+    ``defer_index`` leaves the search index alone after the commit (the changes wait in its
+    outbox): a caller importing thousands of rows rebuilds the index in one go instead, which
+    is much faster than updating it entry by entry.
     """
     if not permissions.is_staff(user):
         raise ImportNotAllowed("Seule l'équipe de la DRJSCS peut importer des fichiers.")
@@ -689,7 +693,7 @@ def run_import(
             return report
         if report.error_rows and not only_valid:
             return report
-        _write(report, kind, user, progress)
+        _write(report, kind, user, progress, defer_index=defer_index)
     finally:
         if not report.written:
             db.session.rollback()
@@ -711,9 +715,6 @@ def _check_rows(
             if progress and number % 200 == 0:
                 progress(100)
         entries = _load_entries(kind, [row.entry_id for row in report.rows if row.entry_id])
-        normalise = (
-            workflow.normalise_initiative if kind == INITIATIVE else workflow.normalise_organisation
-        )
         duplicate_checks = 0
         for number, row in enumerate(report.rows, start=1):
             if progress and number % 200 == 0:
@@ -731,7 +732,7 @@ def _check_rows(
             _rich_text(data, base)
             _keep_places(data, base, reader.lookups)
             try:
-                snap = normalise(data, base)
+                snap = _normalise(kind, data, base)
             except workflow.WorkflowError as error:
                 row.refuse(error.message)
                 continue
@@ -750,6 +751,41 @@ def _check_rows(
             f"Doublons probables recherchés pour les {DUPLICATE_CHECKS} premières créations "
             "seulement."
         )
+
+
+# References already resolved against the directory by ``_RowReader``: the workflow's
+# validation sees them empty (it would query the database for each row) and they are put back.
+_REFERENCES = {
+    INITIATIVE: ("themes", "publics", "organisations", "places"),
+    ORGANISATION: ("themes", "departements", "commune_code"),
+}
+
+
+def _normalise(kind: str, data: dict, base: dict | None) -> dict:
+    """``workflow.normalise_*`` over ``data`` (merged over ``base``), without a query per row."""
+    references = {}
+    data = dict(data)
+    base = dict(base) if base is not None else None
+    for key in _REFERENCES[kind]:
+        source = data if key in data else (base or {})
+        references[key] = source.get(key)
+        empty = None if key == "commune_code" else []
+        data[key] = empty
+        if base is not None:
+            base[key] = empty
+    if kind == INITIATIVE:
+        snap = workflow.normalise_initiative(data, base)
+        links = []
+        for link in references["organisations"] or []:
+            if link not in links:
+                links.append(link)
+        references["organisations"] = links
+        references["places"] = references["places"] or []
+    else:
+        snap = workflow.normalise_organisation(data, base)
+    for key, value in references.items():
+        snap[key] = value if value is not None else ([] if key != "commune_code" else None)
+    return snap
 
 
 def _rich_text(data: dict, base: dict | None) -> None:
@@ -913,7 +949,12 @@ def _apply_organisation(organisation: Organisation, snap: dict, cache: _Cache) -
 
 
 def _write(
-    report: ImportReport, kind: str, user: Any, progress: Callable[[int], None] | None
+    report: ImportReport,
+    kind: str,
+    user: Any,
+    progress: Callable[[int], None] | None,
+    *,
+    defer_index: bool = False,
 ) -> None:
     """Write the valid rows in one transaction, with their revisions and the audit entry."""
     model = Initiative if kind == INITIATIVE else Organisation
@@ -987,6 +1028,11 @@ def _write(
             },
         )
     )
+    if defer_index:
+        from ...search import indexing
+
+        db.session.flush()
+        db.session.info.pop(indexing.PENDING_FLAG, None)
     db.session.commit()
     report.written = True
     report.dry_run = False
