@@ -19,6 +19,8 @@ from .services.exchange import mapping as mappings
 from .services.exchange.readers import DEFAULT_MAX_BYTES
 
 SHOWN_ERRORS = 20
+# Above this many rows the search index is rebuilt once after the import.
+BULK_ROWS = 1000
 
 
 def _columns(value: str | None, kind: str) -> dict[str, str] | None:
@@ -98,8 +100,14 @@ def import_command(
             only_valid=only_valid,
             max_bytes=max_bytes,
             progress=_advance(bar),
+            defer_index=not dry_run and estimate > BULK_ROWS * passes,
         )
     _print(report)
+    if report.written and not dry_run and estimate > BULK_ROWS * passes:
+        # Thousands of entries: one rebuild, with its own progress bar, is quicker.
+        from .search.cli import rebuild_with_progress
+
+        rebuild_with_progress()
     if report.file_error or report.error_rows:
         raise SystemExit(1)
 

@@ -280,3 +280,19 @@ def test_cli_mapping_from_json_file_and_saved_name(app, runner, people, tmp_path
         args=["import", str(source), "--mapping", "Inconnu", "--as", "curatrice@example.org"]
     )
     assert unknown.exit_code != 0 and "Aucun modèle" in unknown.output
+
+
+def test_cli_bulk_import_rebuilds_the_index(app, runner, people, tmp_path, monkeypatch):
+    from directory import cli_exchange
+
+    monkeypatch.setattr(cli_exchange, "BULK_ROWS", 1)
+    source = tmp_path / "lot.csv"
+    source.write_text(
+        "Titre,Commune\r\nBibliothèque de rue zéphyrine,Nice\r\nRecyclerie,Toulon\r\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["import", str(source), "--as", "curatrice@example.org"])
+    assert result.exit_code == 0, result.output
+    assert "Index reconstruit" in result.output
+    with app.test_request_context():
+        assert "zéphyrine" in app.test_client().get("/recherche?q=zephyrine").text
