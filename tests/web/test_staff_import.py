@@ -72,6 +72,7 @@ def test_upload_dry_run_then_confirm(app, client, sign_in, people, csrf_token):
     sign_in(client, people["curator"])
     page = client.get("/gestion/import")
     assert page.status_code == 200 and "Importer un fichier" in page.text
+    assert 'href="/gestion/import"' in client.get("/gestion/").text
     before = count_initiatives(app)
     response = upload(client, csrf_token, "initiatives_cp1252_semicolon.csv")
     assert response.status_code == 302
@@ -89,6 +90,7 @@ def test_upload_dry_run_then_confirm(app, client, sign_in, people, csrf_token):
     assert done.status_code == 302
     result = client.get(done.headers["Location"])
     assert "Import terminé : 3 création(s)" in result.text
+    assert "Résultat de l’import" in result.text and "Importer 3" not in result.text
     assert count_initiatives(app) == before + 3
     with app.app_context():
         assert db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "import.run"))
