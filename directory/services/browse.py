@@ -466,6 +466,7 @@ class HomeOverview:
     recent: list[Initiative]
     events: list[Event]
     themes: list[tuple[Theme, int]]  # each theme with its number of published initiatives
+    featured: list[Initiative]  # chosen by curators, in their order
 
 
 def _count(statement: sa.Select) -> int:
@@ -496,7 +497,27 @@ def home_overview(recent: int = 6) -> HomeOverview:
         events=_count(sa.select(sa.func.count(Event.id)).where(Event.status == Status.PUBLISHED)),
     )
     latest = list_initiatives(sort="recent", per_page=recent).items
-    return HomeOverview(figures=figures, recent=latest, events=list_events(), themes=theme_counts())
+    featured = load_in_order(
+        Initiative,
+        list(
+            db.session.scalars(
+                sa.select(Initiative.id)
+                .where(
+                    Initiative.featured_position.is_not(None),
+                    Initiative.status == Status.PUBLISHED,
+                )
+                .order_by(Initiative.featured_position)
+            )
+        ),
+        initiative_card_options(),
+    )
+    return HomeOverview(
+        figures=figures,
+        recent=latest,
+        events=list_events(),
+        themes=theme_counts(),
+        featured=featured,
+    )
 
 
 def theme_counts() -> list[tuple[Theme, int]]:

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from .staff import bp as staff_bp
     from .staff_import import bp as staff_import_bp
     from .staff_merge import bp as staff_merge_bp
+    from .staff_catalogue import bp as staff_catalogue_bp
     from .staff_stats import bp as staff_stats_bp
 
     app.register_blueprint(public.bp)
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(exports_bp)
     app.register_blueprint(staff_merge_bp)
     app.register_blueprint(staff_stats_bp)
+    app.register_blueprint(staff_catalogue_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
