@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from factories import make_organisation, make_user
+from werkzeug.routing import AnyConverter
 
 from directory.extensions import db
 from directory.web.guards import route_access
@@ -18,13 +21,17 @@ PLACEHOLDERS = {
 
 
 def _sample_url(rule) -> str:
-    url = rule.rule
+    values = {}
     for argument in rule.arguments:
-        kind = type(rule._converters[argument]).__name__.lower().replace("converter", "")
-        value = PLACEHOLDERS.get(kind, "inconnu")
-        url = url.replace(f"<{argument}>", value)
-        for prefix in ("int", "string", "path", "any", "float", "uuid"):
-            url = url.replace(f"<{prefix}:{argument}>", value)
+        converter = rule._converters[argument]
+        if isinstance(converter, AnyConverter):  # only its own words route at all
+            values[argument] = sorted(converter.items)[0]
+            continue
+        kind = type(converter).__name__.lower().replace("converter", "")
+        values[argument] = PLACEHOLDERS.get(kind, "inconnu")
+    url = rule.rule
+    for argument, value in values.items():
+        url = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{argument}>", value, url)
     return url
 
 
