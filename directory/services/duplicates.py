@@ -112,13 +112,19 @@ def title_similarity(first: str | None, second: str | None) -> float:
     return _similarity(a, b)
 
 
-def _similarity(a: list[str], b: list[str]) -> float:
+def _similarity(a: list[str], b: list[str], at_least: float = 0.0) -> float:
+    """Best of Jaccard and difflib ratio; below ``at_least`` the answer may be an underestimate
+    (difflib's cheap upper bounds skip the full comparison)."""
     if not a or not b:
         return 0.0
     set_a, set_b = set(a), set(b)
     jaccard = len(set_a & set_b) / len(set_a | set_b)
-    ratio = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False).ratio()
-    return max(jaccard, ratio)
+    matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
+    if jaccard < at_least and (
+        matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least
+    ):
+        return jaccard
+    return max(jaccard, matcher.ratio())
 
 
 def website_key(url: str | None) -> str | None:
@@ -343,7 +349,10 @@ def find_duplicates(
     candidates = _candidate_ids(kind, probe, statuses, exclude_id)
     if not candidates:
         return []
-    similar = {entry_id: _similarity(probe.words, words(t)) for entry_id, t in candidates.items()}
+    similar = {
+        entry_id: _similarity(probe.words, words(text), CLOSE)
+        for entry_id, text in candidates.items()
+    }
     # Only the entries that could pass are read in full.
     hopeful = [i for i, s in similar.items() if s >= CLOSE] + [
         i for i, s in similar.items() if s < CLOSE
@@ -413,7 +422,7 @@ def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> Page:
     similar: dict[tuple[int, int], float] = {}
     involved: set[int] = set()
     for first, second in compared:
-        value = _similarity(tokens[first], tokens[second])
+        value = _similarity(tokens[first], tokens[second], CLOSE)
         same_site = first in site_of and site_of[first] == site_of.get(second)
         if value >= CLOSE or same_site:
             similar[(first, second)] = value
