@@ -20,6 +20,7 @@ One service behind every download (DESIGN.md §5): the list pages, the search pa
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import html
 import io
@@ -819,7 +820,25 @@ def read_release(directory: Path | None = None) -> OpenDataRelease | None:
 
 
 def current_release(base_url: str = "") -> OpenDataRelease:
-    """The open-data files for the catalogue as it is now: regenerated after any change."""
+    """The open-data files for the catalogue as it is now: regenerated after any change.
+
+    One process regenerates at a time (a lock file beside the files); the others wait for it,
+    then find the files fresh.
+    """
+    release = _fresh_release()
+    if release is not None:
+        return release
+    directory = opendata_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _fresh_release() or write_opendata(directory, base_url=base_url)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _fresh_release() -> OpenDataRelease | None:
     release = read_release()
     if (
         release is not None
@@ -827,4 +846,4 @@ def current_release(base_url: str = "") -> OpenDataRelease:
         and len(release.files) == len(OPENDATA_FILES)
     ):
         return release
-    return write_opendata(base_url=base_url)
+    return None
