@@ -425,3 +425,20 @@ def test_export_then_import_gives_the_same_entries(curator):
             if after[title][key] != value
         }
         assert not differences, (title, differences)
+
+
+def test_phone_numbers_and_negative_numbers_are_not_formulas(curator):
+    csv = (
+        "Titre,Commune,Téléphone,Nom du lieu,Latitude,Longitude\r\n"
+        "Permanence,Nice,+33 4 93 00 00 00,,43.7,7.26\r\n"
+        "Lieu trop long,Nice,," + "L" * 201 + ",,\r\n"
+        "Point hors limites,Nice,,,95,7\r\n"
+    )
+    report = run_import(csv.encode(), "p.csv", kind="initiative", user=curator, dry_run=False,
+                        only_valid=True)  # fmt: skip
+    assert [row.outcome for row in report.rows] == [CREATE, ERROR, ERROR]
+    assert "200 au plus" in report.rows[1].errors[0]
+    assert "entre -90 et 90" in report.rows[2].errors[0]
+    entry = db.session.scalar(sa.select(Initiative).where(Initiative.title == "Permanence"))
+    assert entry.contact_phone == "+33 4 93 00 00 00"
+    assert (entry.places[0].latitude, entry.places[0].longitude) == (43.7, 7.26)

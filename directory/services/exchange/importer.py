@@ -79,7 +79,9 @@ RICH_FIELDS = ("description", "genesis", "evaluation", "policy_impact", "public_
 FLUSH_EVERY = 500
 DUPLICATE_CHECKS = 200  # created rows checked for likely duplicates in a dry run
 _SPLIT = re.compile(r"\s*[;|\n]\s*")
-_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+# Digits, spaces and separators only (a number, a phone number such as +33 4 91 00 00 00):
+# harmless in a spreadsheet, so not refused for its leading + or -.
+_NUMBER = re.compile(r"[+-]?[\d\s.,()/]*\d[\d\s.,()/]*")
 _FORMULA_START = ("=", "+", "-", "@")
 _YEAR = re.compile(r"(\d{4})(?:[-/.]\d{1,2}[-/.]\d{1,2}|\.0)?")
 _DAY_FIRST_DATE = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.](\d{4})")
@@ -482,11 +484,18 @@ class _RowReader:
         value = cells.get(key, "")
         if not value:
             return None
+        limit = 90 if key == "latitude" else 180
         try:
-            return float(value.replace(",", "."))
+            number = float(value.replace(",", "."))
         except ValueError:
-            row.refuse(f"« {self.labels[key]} » : « {_excerpt(value)} » n'est pas un nombre.")
+            number = None
+        if number is None or not -limit <= number <= limit:
+            row.refuse(
+                f"« {self.labels[key]} » : « {_excerpt(value)} » n'est pas un nombre entre "
+                f"-{limit} et {limit}."
+            )
             return None
+        return number
 
     # initiatives
 
@@ -533,6 +542,11 @@ class _RowReader:
             longitude = self._coordinate(cells, "longitude", row)
             label = cells.get("place_label") or None
             address = cells.get("address") or None
+            for key, value, limit in (("place_label", label, 200), ("address", address, 300)):
+                if value and len(value) > limit:
+                    row.refuse(
+                        f"« {self.labels[key]} » compte {len(value)} caractères ({limit} au plus)."
+                    )
             data["places"] = []
             for index, place in enumerate(places):
                 point = self.lookups.communes.get(place.commune_code or "", (None,) * 4)[2:4]
