@@ -28,6 +28,7 @@ from ..models import (
     Status,
 )
 from ..services.filters import InitiativeFilters, apply
+from ..services.richtext import plain_text
 from ..text import fold
 from . import indexing
 from .backend import Mode, Sort
@@ -381,11 +382,11 @@ def _initiative_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
             excerpt(
                 [
                     row.summary,
-                    row.description,
-                    row.genesis,
-                    row.evaluation,
-                    row.policy_impact,
-                    row.public_support,
+                    plain_text(row.description),
+                    plain_text(row.genesis),
+                    plain_text(row.evaluation),
+                    plain_text(row.policy_impact),
+                    plain_text(row.public_support),
                 ],
                 terms,
             ),
@@ -407,7 +408,7 @@ def _organisation_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
         )
     }
     return [
-        Hit(row, mark(row.name, terms), excerpt([row.tagline, row.description], terms))
+        Hit(row, mark(row.name, terms), excerpt([row.tagline, plain_text(row.description)], terms))
         for row in (rows.get(i) for i in ids)
         if row is not None
     ]

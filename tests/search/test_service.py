@@ -161,3 +161,14 @@ def test_corrected_query_replaces_whole_words_only(app_ctx):
     outcome = service.SearchOutcome(request, service.ResultGroup(), service.ResultGroup())
     outcome.corrections = {"art": "arts"}
     assert outcome.corrected_query == "arts partage"
+
+
+def test_excerpts_of_rich_text_show_words_not_markup(app_ctx):
+    make_initiative(
+        title="Potager des Lilas",
+        summary="",
+        description="<p>Un <strong>jardin</strong> partagé</p><p>ouvert à tous</p>",
+    )
+    db.session.commit()
+    (hit,) = run_search(q="jardin").initiatives.hits
+    assert str(hit.excerpt) == "Un <mark>jardin</mark> partagé ouvert à tous"
