@@ -442,3 +442,9 @@ def test_phone_numbers_and_negative_numbers_are_not_formulas(curator):
     entry = db.session.scalar(sa.select(Initiative).where(Initiative.title == "Permanence"))
     assert entry.contact_phone == "+33 4 93 00 00 00"
     assert (entry.places[0].latitude, entry.places[0].longitude) == (43.7, 7.26)
+
+
+def test_rows_are_numbered_as_in_a_spreadsheet(curator):
+    csv = 'Titre,Description,Commune\r\nA,"deux\r\nlignes",Nice\r\n\r\nB,,Atlantis\r\n'
+    report = run_import(csv.encode(), "n.csv", kind="initiative", user=curator)
+    assert [(row.line, row.outcome) for row in report.rows] == [(2, CREATE), (4, ERROR)]

@@ -44,7 +44,7 @@ class ImportFileError(Exception):
 
 @dataclass
 class Table:
-    """A sheet as text: headings, then rows with their line number in the file (1 = headings)."""
+    """A sheet as text: headings, then rows with their row number as a spreadsheet shows it."""
 
     headings: list[str]
     rows: list[tuple[int, list[str]]]
@@ -178,8 +178,8 @@ def _read_csv(data: bytes) -> Table:
     headings: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     try:
-        for cells in reader:
-            line = reader.line_num
+        # Rows are numbered as a spreadsheet shows them (a cell may span several lines).
+        for line, cells in enumerate(reader, start=1):
             if headings is None:
                 if not any(cell.strip() for cell in cells):
                     continue
