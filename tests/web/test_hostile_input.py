@@ -224,7 +224,9 @@ def test_hostile_input_in_every_form(app, csrf_token, role):
     assert sent > 0
 
     # Some of it was stored (the brackets are plain text), so the pages below show it...
-    assert _stored(app, BRACKETS), "no form kept the text: the escaping check would be empty"
+    # (a visitor's only form that stores, /proposer, needs a valid address: tested apart)
+    if role != "anonymous":
+        assert _stored(app, BRACKETS), "no form kept the text: the escaping check is empty"
     # ...escaped everywhere, to its author and to visitors.
     visitor = app.test_client()
     for reader in (client, visitor):
