@@ -113,18 +113,33 @@ def title_similarity(first: str | None, second: str | None) -> float:
 
 
 def _similarity(a: list[str], b: list[str], at_least: float = 0.0) -> float:
-    """Best of Jaccard and difflib ratio; below ``at_least`` the answer may be an underestimate
-    (difflib's cheap upper bounds skip the full comparison)."""
-    if not a or not b:
-        return 0.0
-    set_a, set_b = set(a), set(b)
-    jaccard = len(set_a & set_b) / len(set_a | set_b)
-    matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
-    if jaccard < at_least and (
-        matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least
-    ):
-        return jaccard
-    return max(jaccard, matcher.ratio())
+    """Best of Jaccard and difflib ratio (see ``_Scorer``)."""
+    return _Scorer(b)(a, at_least)
+
+
+class _Scorer:
+    """Compares many titles with one: difflib analyses the fixed title once (its costly part),
+    and its cheap upper bounds skip the full comparison of titles that cannot reach
+    ``at_least`` (below it the answer may be an underestimate)."""
+
+    def __init__(self, fixed: list[str]) -> None:
+        self.key: int | None = None  # what ``fixed`` belongs to, for the caller
+        self.words = set(fixed)
+        self.matcher = SequenceMatcher(None, autojunk=False)
+        self.matcher.set_seq2(" ".join(fixed))
+
+    def __call__(self, other: list[str], at_least: float = 0.0) -> float:
+        if not other or not self.words:
+            return 0.0
+        others = set(other)
+        jaccard = len(self.words & others) / len(self.words | others)
+        matcher = self.matcher
+        matcher.set_seq1(" ".join(other))
+        if jaccard < at_least and (
+            matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least
+        ):
+            return jaccard
+        return max(jaccard, matcher.ratio())
 
 
 def website_key(url: str | None) -> str | None:
@@ -222,13 +237,20 @@ def _candidate_ids(
         base = base.where(model.id != exclude_id)
     found: dict[int, str] = {}
 
-    # The two most selective significant words of the title.
+    # The two most selective significant words of the title. No other condition here, so that
+    # SQLite reads the small title index rather than the table; statuses are checked after.
     chosen = sorted(set(probe.words), key=_selective, reverse=True)[:2]
+    by_title: dict[int, str] = {}
     for word in chosen:
         if _selective(word) < 2:
             continue
-        query = base.where(title.ilike(_like_pattern(word))).limit(TITLE_CANDIDATES)
-        found.update(db.session.execute(query).all())
+        query = sa.select(model.id, title).where(title.ilike(_like_pattern(word)))
+        by_title.update(db.session.execute(query.limit(TITLE_CANDIDATES)).all())
+    for chunk in _chunks(sorted(set(by_title) - {exclude_id})):
+        kept = db.session.scalars(
+            sa.select(model.id).where(model.id.in_(chunk), model.status.in_(statuses))
+        )
+        found.update((entry_id, by_title[entry_id]) for entry_id in kept)
 
     if probe.website:
         host = probe.website.split("/", 1)[0]
@@ -349,10 +371,8 @@ def find_duplicates(
     candidates = _candidate_ids(kind, probe, statuses, exclude_id)
     if not candidates:
         return []
-    similar = {
-        entry_id: _similarity(probe.words, words(text), CLOSE)
-        for entry_id, text in candidates.items()
-    }
+    scorer = _Scorer(probe.words)
+    similar = {entry_id: scorer(words(text), CLOSE) for entry_id, text in candidates.items()}
     # Only the entries that could pass are read in full.
     hopeful = [i for i, s in similar.items() if s >= CLOSE] + [
         i for i, s in similar.items() if s < CLOSE
@@ -421,8 +441,12 @@ def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> Page:
 
     similar: dict[tuple[int, int], float] = {}
     involved: set[int] = set()
-    for first, second in compared:
-        value = _similarity(tokens[first], tokens[second], CLOSE)
+    scorer: _Scorer | None = None
+    for first, second in sorted(compared):
+        if scorer is None or scorer.key != first:
+            scorer = _Scorer(tokens[first])
+            scorer.key = first
+        value = scorer(tokens[second], CLOSE)
         same_site = first in site_of and site_of[first] == site_of.get(second)
         if value >= CLOSE or same_site:
             similar[(first, second)] = value
