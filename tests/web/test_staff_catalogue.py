@@ -112,3 +112,23 @@ def test_featured_initiatives_lead_the_home_page_in_order(client, sign_in, csrf_
     db.session.get(Initiative, first.id).status = Status.ARCHIVED
     db.session.commit()
     assert 'id="a-la-une"' not in client.get("/").get_data(as_text=True)
+
+
+def test_staff_home_links_every_staff_tool(client, sign_in, app_ctx):
+    admin = make_user(role=Role.ADMIN)
+    db.session.commit()
+    sign_in(client, admin)
+    html = client.get("/gestion/").get_data(as_text=True)
+    for path in (
+        "/gestion/statistiques",
+        "/gestion/suivi",
+        "/gestion/journal",
+        "/gestion/themes",
+        "/gestion/publics",
+        "/gestion/a-la-une",
+        "/gestion/comptes",
+        "/gestion/import",
+        "/gestion/doublons",
+    ):
+        assert f'href="{path}' in html, path
+    assert "changer les rôles" in html
