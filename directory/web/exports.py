@@ -16,12 +16,13 @@ from collections.abc import Iterator, Sequence
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
+    current_app,
     render_template,
     request,
     send_from_directory,
-    stream_with_context,
 )
 
 from ..search import service as search_service
@@ -33,10 +34,26 @@ from .guards import classify
 bp = classify(Blueprint("exports", __name__), "public")
 
 
+def _in_app_context(app: Flask, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Make each chunk inside its own app context, none left open between two chunks.
+
+    The body is read after the view has returned. Unlike ``stream_with_context``, which keeps
+    the request context pushed until the body is finished, nothing stays pushed while the
+    server (or a test client that never reads the body) does something else.
+    """
+    while True:
+        with app.app_context():
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
 def _download(kind: str, fmt: str, ids: Sequence[int], prefix: str = "") -> Response:
     spec = export.FORMATS[fmt]
-    chunks: Iterator[bytes] = export.stream(kind, fmt, ids, request.url_root)
-    response = Response(stream_with_context(chunks), mimetype=spec.mimetype)
+    chunks = export.stream(kind, fmt, ids, request.url_root)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    response = Response(_in_app_context(app, chunks), mimetype=spec.mimetype)
     name = export.file_name(kind, fmt, prefix=prefix)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["X-Export-Count"] = str(len(ids))

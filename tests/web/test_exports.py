@@ -320,3 +320,12 @@ def test_export_command_refuses_a_bad_base_url(runner, world, tmp_path):
     result = runner.invoke(args=["export", "opendata", str(tmp_path), "--base-url", "ftp://x"])
     assert result.exit_code == 2
     assert not (tmp_path / "initiatives.csv").exists()
+
+
+def test_an_unread_download_leaves_other_requests_alone(client, world):
+    """No context stays pushed while a body waits: bodies read in any order work."""
+    first = client.get("/initiatives/export.csv?theme=theme-export")
+    second = client.get("/organisations/export.json?type=collectif")
+    assert client.get("/initiatives").status_code == 200
+    assert [o["identifiant"] for o in json.loads(second.data)] == ["asso-export"]
+    assert len(_rows(first.data)) == 2
