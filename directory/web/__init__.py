@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     from .staff_import import bp as staff_import_bp
     from .staff_merge import bp as staff_merge_bp
     from .staff_catalogue import bp as staff_catalogue_bp
+    from .staff_events import bp as staff_events_bp
     from .staff_stats import bp as staff_stats_bp
 
     app.register_blueprint(public.bp)
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(staff_merge_bp)
     app.register_blueprint(staff_stats_bp)
     app.register_blueprint(staff_catalogue_bp)
+    app.register_blueprint(staff_events_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
