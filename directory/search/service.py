@@ -419,6 +419,7 @@ def _organisation_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
 
 def find_commune(value: str) -> Commune | None:
     """A commune of the gazetteer by INSEE code, or by exact name (accents optional)."""
+    value = (value or "").replace("\x00", "")  # PostgreSQL refuses NUL in text parameters
     if not value:
         return None
     if len(value) == 5 and value[:2].isalnum():
