@@ -135,7 +135,9 @@ def test_get_requests_change_nothing(app, role):
         response = client.get(url)
         assert response.status_code < 500, url
         level = route_access(app, rule.endpoint)
-        if role in ("curator", "admin") and level in ("partner", "staff"):
+        # An argument this walk cannot fill from real entries (a token...) may give 404.
+        placeholder = "inconnu" in url or "999999" in url
+        if role in ("curator", "admin") and level in ("partner", "staff") and not placeholder:
             # Staff see every page with A's real entries: the walk reaches real views.
             assert response.status_code < 400, url
         visited.append(url)
