@@ -19,10 +19,10 @@ def init_app(app: Flask) -> None:
     from .partner import bp as partner_bp
     from .proposals import bp as proposals_bp
     from .staff import bp as staff_bp
-    from .staff_import import bp as staff_import_bp
-    from .staff_merge import bp as staff_merge_bp
     from .staff_catalogue import bp as staff_catalogue_bp
     from .staff_events import bp as staff_events_bp
+    from .staff_import import bp as staff_import_bp
+    from .staff_merge import bp as staff_merge_bp
     from .staff_stats import bp as staff_stats_bp
 
     app.register_blueprint(public.bp)
