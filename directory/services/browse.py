@@ -165,7 +165,7 @@ def list_initiatives(
     per_page: int = DEFAULT_PER_PAGE,
 ) -> Page[Initiative]:
     """Published initiatives matching the shared filters, one page of cards."""
-    filters = _without_nul(filters or InitiativeFilters())
+    filters = without_nul(filters or InitiativeFilters())
     published = Initiative.status == Status.PUBLISHED
     # Page through ids only, then load the page's rows: a deep OFFSET then skips narrow
     # index entries instead of whole rows (5 to 10 times faster on page 2,500 of 100,000).
@@ -177,7 +177,7 @@ def list_initiatives(
     return replace(id_page, items=items)
 
 
-def _without_nul(filters: InitiativeFilters) -> InitiativeFilters:
+def without_nul(filters: InitiativeFilters) -> InitiativeFilters:
     """Drop NUL characters from slug filters: PostgreSQL refuses them in any text parameter."""
 
     def clean(values: tuple[str, ...]) -> tuple[str, ...]:

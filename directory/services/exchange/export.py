@@ -66,6 +66,7 @@ from ..browse import (
     OrganisationFilters,
     initiative_order,
     organisations_query,
+    without_nul,
 )
 from ..filters import InitiativeFilters, apply
 
@@ -181,7 +182,7 @@ def initiative_ids(
 ) -> list[int]:
     """Published initiatives of the list page for these filters, in the page's order."""
     statement = sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED)
-    statement = apply(statement, _without_nul(filters or InitiativeFilters()))
+    statement = apply(statement, without_nul(filters or InitiativeFilters()))
     return list(db.session.scalars(statement.order_by(*initiative_order(sort))))
 
 
@@ -209,7 +210,7 @@ def search_ids(search_request) -> tuple[str, list[int]]:
     from ...search.query import parse
     from ...search.service import find_commune, initiatives_near
 
-    filters = _without_nul(search_request.filters)
+    filters = without_nul(search_request.filters)
     parsed = parse(filters.q)
     kind = "organisations" if search_request.tab == "organisations" else "initiatives"
     updated = search_request.sort == Sort.UPDATED
@@ -254,21 +255,6 @@ def search_ids(search_request) -> tuple[str, list[int]]:
 
 def _blank(search_request) -> bool:
     return search_request.filters.is_empty and not search_request.near and not search_request.kind
-
-
-def _without_nul(filters: InitiativeFilters) -> InitiativeFilters:
-    """PostgreSQL refuses NUL characters in any text parameter: drop them from slugs."""
-
-    def clean(values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(v for v in (value.replace("\x00", "") for value in values) if v)
-
-    return replace(
-        filters,
-        themes=clean(filters.themes),
-        publics=clean(filters.publics),
-        organisation=filters.organisation.replace("\x00", ""),
-        event=filters.event.replace("\x00", ""),
-    )
 
 
 # --- Rows ------------------------------------------------------------------------------------
