@@ -20,6 +20,8 @@ def _kind(kind: str) -> taxonomies.Kind:
 
 
 def _term(kind: taxonomies.Kind, slug: str):
+    if "\x00" in slug:  # PostgreSQL refuses NUL bytes in text: no such term
+        abort(404)
     term = db.session.scalar(sa.select(kind.model).where(kind.model.slug == slug))
     if term is None:
         abort(404)
@@ -27,7 +29,7 @@ def _term(kind: taxonomies.Kind, slug: str):
 
 
 def _field(name: str) -> str:
-    return str(request.form.get(name) or "")[:1000]
+    return str(request.form.get(name) or "").replace("\x00", "")[:1000]
 
 
 @bp.get(f"/{KIND_PATH}")
