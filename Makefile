@@ -7,6 +7,8 @@ VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
+# Tests run on every core (pytest-xdist): each worker has its own databases and index.
+PYTEST_ARGS ?= -n auto
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app directory
 
