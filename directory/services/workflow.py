@@ -937,6 +937,23 @@ def _notify(revision: Revision) -> None:
         log.exception("Notification of revision %s failed", revision.id)
 
 
+def _close_review(
+    user: Any, revision: Revision, state: RevisionState, comment: str | None, action: str
+) -> None:
+    """Record a curator's decision on a proposal, and audit it."""
+    revision.state = state
+    revision.reviewer_id = _user_id(user)
+    revision.reviewed_at = utcnow()
+    revision.comment = comment
+    _audit(
+        user,
+        action,
+        revision_id=revision.id,
+        entity_type=revision.entity_type,
+        entity_id=revision.entity_id,
+    )
+
+
 def approve(user: Any, revision: Revision, comment: str = "") -> Revision:
     """Apply a proposal, publish the entry (unless archived) and notify its author."""
     _require_reviewer(user)
@@ -954,17 +971,7 @@ def approve(user: Any, revision: Revision, comment: str = "") -> Revision:
             entry.status = Status.PUBLISHED
         db.session.flush()
         revision.snapshot = snapshot(entry)
-        revision.state = RevisionState.APPLIED
-        revision.reviewer_id = _user_id(user)
-        revision.reviewed_at = utcnow()
-        revision.comment = comment
-        _audit(
-            user,
-            "revision.approved",
-            revision_id=revision.id,
-            entity_type=revision.entity_type,
-            entity_id=revision.entity_id,
-        )
+        _close_review(user, revision, RevisionState.APPLIED, comment, "revision.approved")
         return revision
 
     _guarded(work)
@@ -983,20 +990,10 @@ def reject(user: Any, revision: Revision, comment: str) -> Revision:
         )
 
     def work() -> Revision:
-        revision.state = RevisionState.REJECTED
-        revision.reviewer_id = _user_id(user)
-        revision.reviewed_at = utcnow()
-        revision.comment = reason
+        _close_review(user, revision, RevisionState.REJECTED, reason, "revision.rejected")
         db.session.flush()
         if entry.status == Status.PROPOSED and not _pending(entry):
             entry.status = Status.DRAFT
-        _audit(
-            user,
-            "revision.rejected",
-            revision_id=revision.id,
-            entity_type=revision.entity_type,
-            entity_id=revision.entity_id,
-        )
         return revision
 
     _guarded(work)
