@@ -1,5 +1,7 @@
 """Curators' edits of the cycle's events: the event itself, its initiatives and its programme.
 
+Speakers, workshops and the organisations of an event are in ``event_people``.
+
 Every function takes the acting staff user, writes an AuditLog row and commits. Errors meant
 for the curator are raised as ``EventError`` (the message is in French).
 """
@@ -14,7 +16,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..models import AuditLog, Event, EventKind, Initiative, ProgrammeItem, ProgrammeKind, Status
+from ..models import (
+    AuditLog,
+    Event,
+    EventKind,
+    Initiative,
+    ProgrammeItem,
+    ProgrammeKind,
+    ProgrammeSpeaker,
+    Speaker,
+    Status,
+)
 from ..models.event import event_initiative
 from ..text import slugify
 
@@ -87,6 +99,8 @@ def list_events() -> list[Event]:
 
 def get_event(slug: str) -> Event | None:
     slug = (slug or "")[:200]
+    if "\x00" in slug:  # PostgreSQL refuses NUL bytes in text: no such event
+        return None
     return db.session.scalar(sa.select(Event).where(Event.slug == slug))
 
 
@@ -148,23 +162,91 @@ def initiative_slug(reference: str) -> str:
     return text.rsplit("/initiatives/", 1)[-1].strip("/")[:200]
 
 
-def add_initiative(user: Any, event: Event, reference: str) -> Initiative:
+def round_tables(event: Event) -> list[ProgrammeItem]:
+    """The event's round tables, where an initiative may have been presented."""
+    return [item for item in event.programme if item.kind == ProgrammeKind.TABLE_RONDE]
+
+
+def _round_table(event: Event, item_id: int | None) -> ProgrammeItem | None:
+    if item_id is None:
+        return None
+    item = next((item for item in round_tables(event) if item.id == item_id), None)
+    if item is None:
+        raise EventError("Choisissez une table ronde du programme de cet événement.")
+    return item
+
+
+def presented_at(event: Event) -> dict[int, int | None]:
+    """Initiative id → id of the round table where it was presented (None: not given)."""
+    rows = db.session.execute(
+        sa.select(event_initiative.c.initiative_id, event_initiative.c.programme_item_id).where(
+            event_initiative.c.event_id == event.id
+        )
+    )
+    return dict(rows.all())
+
+
+def _set_round_table(event: Event, initiative: Initiative, item: ProgrammeItem | None) -> None:
+    db.session.execute(
+        sa.update(event_initiative)
+        .where(
+            event_initiative.c.event_id == event.id,
+            event_initiative.c.initiative_id == initiative.id,
+        )
+        .values(programme_item_id=item.id if item else None)
+    )
+
+
+def add_initiative(
+    user: Any, event: Event, reference: str, round_table_id: int | None = None
+) -> Initiative:
+    """Attach a published initiative, presented at the round table ``round_table_id`` if given."""
     slug = initiative_slug(reference)
     initiative = db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
     if initiative is None or initiative.status != Status.PUBLISHED:
         raise EventError("Aucune initiative publiée ne porte cette adresse.")
     if initiative in event.initiatives:
         raise EventError(f"« {initiative.title} » est déjà présentée à cet événement.")
+    item = _round_table(event, round_table_id)
     event.initiatives.append(initiative)
-    _audit(user, "event.initiatives_changed", slug=event.slug, added=initiative.slug)
+    details: dict[str, Any] = {"added": initiative.slug}
+    if item is not None:
+        db.session.flush()  # the association row must exist before it is given its round table
+        _set_round_table(event, initiative, item)
+        details["round_table"] = item.id
+    _audit(user, "event.initiatives_changed", slug=event.slug, **details)
     _commit()
     return initiative
 
 
-def remove_initiative(user: Any, event: Event, slug: str) -> Initiative:
+def _presented(event: Event, slug: str) -> Initiative:
     initiative = next((item for item in event.initiatives if item.slug == slug), None)
     if initiative is None:
         raise EventError("Cette initiative n’est pas présentée à cet événement.")
+    return initiative
+
+
+def change_round_table(
+    user: Any, event: Event, slug: str, round_table_id: int | None
+) -> tuple[Initiative, ProgrammeItem | None]:
+    """Say at which round table (None: not given) an initiative was presented."""
+    initiative = _presented(event, slug)
+    item = _round_table(event, round_table_id)
+    if presented_at(event).get(initiative.id) != (item.id if item else None):
+        _set_round_table(event, initiative, item)
+        _audit(
+            user,
+            "event.initiatives_changed",
+            slug=event.slug,
+            moved=initiative.slug,
+            round_table=item.id if item else None,
+        )
+    _commit()
+    return initiative, item
+
+
+def remove_initiative(user: Any, event: Event, slug: str) -> Initiative:
+    initiative = _presented(event, slug)
     event.initiatives.remove(initiative)
     _audit(user, "event.initiatives_changed", slug=event.slug, removed=initiative.slug)
     _commit()
@@ -187,6 +269,17 @@ def get_item(event: Event, item_id: int) -> ProgrammeItem | None:
 def _renumber(event: Event, items: list[ProgrammeItem]) -> None:
     for position, item in enumerate(items):
         item.position = position
+
+
+def reorder(rows: list[Any], row: Any, direction: str) -> None:
+    """Swap ``row`` with its neighbour ("up" or "down") and number ``rows`` from 0."""
+    rows = sorted(rows, key=lambda other: other.position)  # stable: ties keep list order
+    index = rows.index(row)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+    for position, each in enumerate(rows):
+        each.position = position
 
 
 def add_item(user: Any, event: Event, data: ItemData) -> ProgrammeItem:
@@ -212,11 +305,32 @@ def update_item(user: Any, event: Event, item: ProgrammeItem, data: ItemData) ->
     return item
 
 
+def delete_orphan_speakers(speakers: list[Speaker]) -> list[int]:
+    """Delete those of ``speakers`` who speak nowhere any more; return their former ids."""
+    db.session.flush()
+    if not speakers:
+        return []
+    used = set(
+        db.session.scalars(
+            sa.select(ProgrammeSpeaker.speaker_id).where(
+                ProgrammeSpeaker.speaker_id.in_([speaker.id for speaker in speakers])
+            )
+        )
+    )
+    orphans = [speaker for speaker in speakers if speaker.id not in used]
+    for speaker in orphans:
+        db.session.delete(speaker)
+    return [speaker.id for speaker in orphans]
+
+
 def delete_item(user: Any, event: Event, item: ProgrammeItem) -> None:
     title = item.title
+    speakers = [link.speaker for link in item.speaker_links]
     items = [other for other in event.programme if other.id != item.id]
     event.programme.remove(item)
     _renumber(event, items)
+    # A speaker of this item alone would stay behind, invisible and unreachable.
+    delete_orphan_speakers(speakers)
     _audit(user, "event.programme_changed", slug=event.slug, deleted=item.id, title=title)
     _commit()
 
