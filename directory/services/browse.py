@@ -32,6 +32,7 @@ from ..models import (
     Stage,
     Status,
     Theme,
+    event_initiative,
     initiative_theme,
     organisation_departement,
 )
@@ -412,6 +413,8 @@ class EventPage:
     partners: list[EventOrganisation]
     sections: list[ProgrammeSection]
     initiatives: list[Initiative]
+    # Programme item id → the published initiatives presented at that round table.
+    presented_at: dict[int, list[Initiative]] = field(default_factory=dict)
 
 
 def get_event(slug: str) -> EventPage | None:
@@ -440,12 +443,25 @@ def get_event(slug: str) -> EventPage | None:
         if not sections or sections[-1].title != item.section:
             sections.append(ProgrammeSection(title=item.section, items=[]))
         sections[-1].items.append(item)
+    initiatives = [i for i in event.initiatives if i.is_published]
+    round_table_of = dict(
+        db.session.execute(
+            sa.select(event_initiative.c.initiative_id, event_initiative.c.programme_item_id).where(
+                event_initiative.c.event_id == event.id
+            )
+        ).all()
+    )
+    presented_at: dict[int, list[Initiative]] = {}
+    for initiative in initiatives:
+        if round_table_of.get(initiative.id) is not None:
+            presented_at.setdefault(round_table_of[initiative.id], []).append(initiative)
     return EventPage(
         event=event,
         organisers=[link for link in public_links if link.role.value == "organisateur"],
         partners=[link for link in public_links if link.role.value != "organisateur"],
         sections=sections,
-        initiatives=[i for i in event.initiatives if i.is_published],
+        initiatives=initiatives,
+        presented_at=presented_at,
     )
 
 

@@ -1,19 +1,21 @@
-"""Staff pages for the cycle's events (/gestion/evenements): event, initiatives, programme.
+"""Staff pages for the cycle's events (/gestion/evenements): event, initiatives, programme,
+speakers of each programme item, workshops with their restitution, organisations.
 
-Views parse the form, call ``services.events_admin`` (which audits and commits) and render.
+Views parse the form, call ``services.events_admin`` or ``services.event_people`` (which audit
+and commit) and render.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from wtforms import HiddenField, TextAreaField, ValidationError
+from wtforms import HiddenField, StringField, TextAreaField, ValidationError
 from wtforms.fields import DateField, TimeField
 from wtforms.validators import Optional as OptionalValue
 
-from ..models import STATUS_LABELS, EventKind, ProgrammeKind, Status
+from ..models import STATUS_LABELS, EventKind, EventRole, ProgrammeKind, SpeakerPart, Status
 from ..models.event import PROGRAMME_KIND_LABELS
-from ..services import events_admin
+from ..services import event_people, events_admin
 from .forms import (
     BaseForm,
     ChoiceField,
@@ -23,6 +25,7 @@ from .forms import (
     _strip,
     commune_label,
     no_markup,
+    partner_choices,
     safe_text,
     text_field,
 )
@@ -116,8 +119,143 @@ class ItemForm(BaseForm):
         )
 
 
+def _speaker_role() -> StringField:
+    return text_field("Fonction", 300, description="Telle qu’annoncée au programme.")
+
+
+def _organisation_choice() -> ChoiceField:
+    # Left out of a post (as a browser never would): none chosen, not a wrong choice.
+    return ChoiceField("Organisation de l’annuaire", choices=[], default="")
+
+
+def _organisation_name() -> object:
+    return text_field(
+        "Autre organisation",
+        300,
+        description="Si elle n’est pas publiée dans l’annuaire : son nom.",
+    )
+
+
+class SpeakerFieldsMixin:
+    """Checks and data shared by the forms that say who a speaker is."""
+
+    def validate_organisation_name(self, field) -> None:
+        if field.data and self.organisation.data:
+            raise ValidationError(
+                "Choisissez une organisation de l’annuaire ou saisissez un nom, pas les deux."
+            )
+
+    def speaker_data(self) -> event_people.SpeakerData:
+        return event_people.SpeakerData(
+            name=self.name.data,
+            role=self.role.data or None,
+            organisation_slug=self.organisation.data or None,
+            organisation_name=self.organisation_name.data or None,
+        )
+
+
+class SpeakerAddForm(SpeakerFieldsMixin, BaseForm):
+    speaker = ChoiceField("Intervenant déjà enregistré", choices=[], default="")
+    part = ChoiceField("Rôle dans la séquence", choices=[(p.value, p.label) for p in SpeakerPart])
+    name = text_field("Nom", 200, description="Pour un nouvel intervenant : prénom et nom.")
+    role = _speaker_role()
+    organisation = _organisation_choice()
+    organisation_name = _organisation_name()
+
+    def __init__(self, *args, event=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.speaker.choices = [("", "— Nouvel intervenant (à saisir ci-dessous) —")] + [
+            (str(speaker.id), speaker_label(speaker))
+            for speaker in event_people.speaker_choices(event)
+        ]
+        self.organisation.choices = partner_choices(None)
+
+    def validate_speaker(self, field) -> None:
+        new = self.name.data or self.role.data or self.organisation.data
+        if field.data and (new or self.organisation_name.data):
+            raise ValidationError(
+                "Choisissez un intervenant déjà enregistré ou saisissez un nouvel intervenant, "
+                "pas les deux."
+            )
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Checked here: the name's own checks stop at an empty value.
+        if not self.speaker.data and not self.name.data and not self.name.errors:
+            self.name.errors.append(
+                "Indiquez le nom du nouvel intervenant ou choisissez-le dans la liste."
+            )
+            return False
+        return valid
+
+    @property
+    def speaker_id(self) -> int | None:
+        return int(self.speaker.data) if self.speaker.data else None
+
+
+class SpeakerForm(SpeakerFieldsMixin, BaseForm):
+    name = text_field("Nom", 200, required=True)
+    role = _speaker_role()
+    organisation = _organisation_choice()
+    organisation_name = _organisation_name()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation.choices = partner_choices(None)
+
+
+def speaker_label(speaker) -> str:
+    """ "Name, role (organisation)", to tell two speakers apart in a list."""
+    organisation = speaker.organisation.name if speaker.organisation else speaker.organisation_name
+    label = speaker.name + (f", {speaker.role}" if speaker.role else "")
+    return label + (f" ({organisation})" if organisation else "")
+
+
+class WorkshopForm(BaseForm):
+    title = text_field("Intitulé", 300, required=True)
+    description = _prose("Description", description="Le sujet, les questions de départ.")
+    restitution = _prose(
+        "Restitution", description="Ce que le sous-groupe a rapporté. Une idée par paragraphe."
+    )
+
+    def to_data(self) -> event_people.WorkshopData:
+        return event_people.WorkshopData(
+            title=self.title.data,
+            description=self.description.data or None,
+            restitution=self.restitution.data or None,
+        )
+
+
+class OrganisationLinkForm(BaseForm):
+    organisation = ChoiceField("Organisation publiée", choices=[], default="")
+    role = ChoiceField("Rôle", choices=[(role.value, role.label) for role in EventRole])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation.choices = partner_choices(None)
+
+    def validate_organisation(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choisissez une organisation.")
+
+
 def _event(slug: str):
     return events_admin.get_event(slug) or abort(404)
+
+
+def _posted_id(name: str) -> int | None:
+    """A posted id: None when left empty, 0 (which matches nothing) when not a number."""
+    value = str(request.form.get(name) or "").strip()
+    if not value:
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else 0
+
+
+def _direction() -> str:
+    direction = str(request.form.get("direction") or "")
+    if direction not in ("up", "down"):
+        abort(400)
+    return direction
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -166,7 +304,13 @@ def edit(slug: str):
         else:
             flash("Les modifications ont été enregistrées.", "success")
             return redirect(url_for(".edit", slug=event.slug), code=303)
-    return render_template("staff_events/form.html", form=form, event=event)
+    return render_template(
+        "staff_events/form.html",
+        form=form,
+        event=event,
+        round_tables=events_admin.round_tables(event),
+        presented_at=events_admin.presented_at(event),
+    )
 
 
 # -- initiatives presented ---------------------------------------------------------------------
@@ -177,12 +321,30 @@ def add_initiative(slug: str):
     event = _event(slug)
     try:
         initiative = events_admin.add_initiative(
-            current_user, event, str(request.form.get("initiative") or "")
+            current_user,
+            event,
+            str(request.form.get("initiative") or ""),
+            _posted_id("table_ronde"),
         )
     except events_admin.EventError as error:
         flash(str(error), "error")
     else:
         flash(f"« {initiative.title} » est présentée à cet événement.", "success")
+    return redirect(url_for(".edit", slug=event.slug, _anchor="initiatives"), code=303)
+
+
+@bp.post("/<slug>/initiatives/<initiative>/table-ronde")
+def change_round_table(slug: str, initiative: str):
+    event = _event(slug)
+    try:
+        presented, item = events_admin.change_round_table(
+            current_user, event, initiative, _posted_id("table_ronde")
+        )
+    except events_admin.EventError as error:
+        flash(str(error), "error")
+    else:
+        where = f"à « {item.title} »" if item else "à une table ronde non précisée"
+        flash(f"« {presented.title} » est présentée {where}.", "success")
     return redirect(url_for(".edit", slug=event.slug, _anchor="initiatives"), code=303)
 
 
@@ -222,13 +384,30 @@ def programme(slug: str):
     return render_template("staff_events/programme.html", event=event, form=form)
 
 
+def _item_page(event, item, form=None, speaker_form=None):
+    """The item's page: its fields and its speakers, each form kept when it has errors."""
+    if form is None:
+        form = ItemForm(formdata=None, obj=item)
+        form.kind.data = item.kind.value
+    if speaker_form is None:
+        speaker_form = SpeakerAddForm(formdata=None, event=event, prefix="intervenant")
+        speaker_form.part.data = SpeakerPart.INTERVENANT.value
+    return render_template(
+        "staff_events/item.html",
+        event=event,
+        item=item,
+        form=form,
+        speaker_form=speaker_form,
+    )
+
+
 @bp.route("/<slug>/programme/<int:item_id>/modifier", methods=["GET", "POST"])
 def edit_item(slug: str, item_id: int):
     event = _event(slug)
     item = _item(event, item_id)
-    form = ItemForm(obj=item) if request.method == "GET" else ItemForm()
     if request.method == "GET":
-        form.kind.data = item.kind.value
+        return _item_page(event, item)
+    form = ItemForm()
     if form.validate_on_submit():
         try:
             events_admin.update_item(current_user, event, item, form.to_data())
@@ -237,7 +416,7 @@ def edit_item(slug: str, item_id: int):
         else:
             flash("L’élément du programme a été modifié.", "success")
             return redirect(url_for(".programme", slug=event.slug), code=303)
-    return render_template("staff_events/item.html", event=event, item=item, form=form)
+    return _item_page(event, item, form=form)
 
 
 @bp.post("/<slug>/programme/<int:item_id>/supprimer")
@@ -254,8 +433,202 @@ def delete_item(slug: str, item_id: int):
 def move_item(slug: str, item_id: int):
     event = _event(slug)
     item = _item(event, item_id)
-    direction = str(request.form.get("direction") or "")
-    if direction not in ("up", "down"):
-        abort(400)
-    events_admin.move_item(current_user, event, item, direction)
+    events_admin.move_item(current_user, event, item, _direction())
     return redirect(url_for(".programme", slug=event.slug, _anchor=f"element-{item.id}"), code=303)
+
+
+# -- speakers of a programme item --------------------------------------------------------------
+
+
+def _speaker_link(item, speaker_id: int):
+    return event_people.get_speaker_link(item, speaker_id) or abort(404)
+
+
+def _back_to_item(event, item, anchor: str = "intervenants"):
+    return redirect(
+        url_for(".edit_item", slug=event.slug, item_id=item.id, _anchor=anchor), code=303
+    )
+
+
+@bp.post("/<slug>/programme/<int:item_id>/intervenants")
+def add_speaker(slug: str, item_id: int):
+    event = _event(slug)
+    item = _item(event, item_id)
+    form = SpeakerAddForm(event=event, prefix="intervenant")
+    if form.validate_on_submit():
+        try:
+            link = event_people.add_speaker(
+                current_user,
+                event,
+                item,
+                SpeakerPart(form.part.data),
+                speaker_id=form.speaker_id,
+                data=None if form.speaker_id else form.speaker_data(),
+            )
+        except events_admin.EventError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"« {link.speaker.name} » a été ajouté·e aux intervenants.", "success")
+            return _back_to_item(event, item)
+    return _item_page(event, item, speaker_form=form)
+
+
+@bp.route(
+    "/<slug>/programme/<int:item_id>/intervenants/<int:speaker_id>/modifier",
+    methods=["GET", "POST"],
+)
+def edit_speaker(slug: str, item_id: int, speaker_id: int):
+    event = _event(slug)
+    item = _item(event, item_id)
+    speaker = _speaker_link(item, speaker_id).speaker
+    form = SpeakerForm(obj=speaker) if request.method == "GET" else SpeakerForm()
+    if request.method == "GET":
+        form.organisation.data = speaker.organisation.slug if speaker.organisation else ""
+    if form.validate_on_submit():
+        try:
+            event_people.update_speaker(current_user, event, speaker, form.speaker_data())
+        except events_admin.EventError as error:
+            flash(str(error), "error")
+        else:
+            flash("L’intervenant a été modifié.", "success")
+            return _back_to_item(event, item)
+    return render_template(
+        "staff_events/speaker.html",
+        event=event,
+        item=item,
+        speaker=speaker,
+        form=form,
+        other_uses=event_people.other_uses(speaker, item),
+    )
+
+
+@bp.post("/<slug>/programme/<int:item_id>/intervenants/<int:speaker_id>/retirer")
+def remove_speaker(slug: str, item_id: int, speaker_id: int):
+    event = _event(slug)
+    item = _item(event, item_id)
+    link = _speaker_link(item, speaker_id)
+    name = link.speaker.name
+    event_people.remove_speaker(current_user, event, item, link)
+    flash(f"« {name} » a été retiré·e des intervenants de « {item.title} ».", "success")
+    return _back_to_item(event, item)
+
+
+@bp.post("/<slug>/programme/<int:item_id>/intervenants/<int:speaker_id>/deplacer")
+def move_speaker(slug: str, item_id: int, speaker_id: int):
+    event = _event(slug)
+    item = _item(event, item_id)
+    link = _speaker_link(item, speaker_id)
+    event_people.move_speaker(current_user, event, item, link, _direction())
+    return _back_to_item(event, item, anchor=f"intervenant-{speaker_id}")
+
+
+# -- workshops and their restitution -----------------------------------------------------------
+
+
+def _workshop(event, workshop_id: int):
+    return event_people.get_workshop(event, workshop_id) or abort(404)
+
+
+@bp.route("/<slug>/ateliers", methods=["GET", "POST"])
+def workshops(slug: str):
+    event = _event(slug)
+    form = WorkshopForm()
+    if form.validate_on_submit():
+        workshop = event_people.add_workshop(current_user, event, form.to_data())
+        flash(f"L’atelier « {workshop.title} » a été ajouté.", "success")
+        return redirect(url_for(".workshops", slug=event.slug), code=303)
+    return render_template("staff_events/workshops.html", event=event, form=form)
+
+
+@bp.route("/<slug>/ateliers/<int:workshop_id>/modifier", methods=["GET", "POST"])
+def edit_workshop(slug: str, workshop_id: int):
+    event = _event(slug)
+    workshop = _workshop(event, workshop_id)
+    form = WorkshopForm(obj=workshop) if request.method == "GET" else WorkshopForm()
+    if form.validate_on_submit():
+        event_people.update_workshop(current_user, event, workshop, form.to_data())
+        flash("L’atelier a été modifié.", "success")
+        return redirect(
+            url_for(".workshops", slug=event.slug, _anchor=f"atelier-{workshop.id}"), code=303
+        )
+    return render_template("staff_events/workshop.html", event=event, workshop=workshop, form=form)
+
+
+@bp.post("/<slug>/ateliers/<int:workshop_id>/supprimer")
+def delete_workshop(slug: str, workshop_id: int):
+    event = _event(slug)
+    workshop = _workshop(event, workshop_id)
+    title = workshop.title
+    event_people.delete_workshop(current_user, event, workshop)
+    flash(f"L’atelier « {title} » a été supprimé.", "success")
+    return redirect(url_for(".workshops", slug=event.slug), code=303)
+
+
+@bp.post("/<slug>/ateliers/<int:workshop_id>/deplacer")
+def move_workshop(slug: str, workshop_id: int):
+    event = _event(slug)
+    workshop = _workshop(event, workshop_id)
+    event_people.move_workshop(current_user, event, workshop, _direction())
+    return redirect(
+        url_for(".workshops", slug=event.slug, _anchor=f"atelier-{workshop.id}"), code=303
+    )
+
+
+# -- organisers, partners and host -------------------------------------------------------------
+
+
+def _organisation_link(event, organisation_id: int, role: str):
+    return event_people.get_organisation_link(event, organisation_id, role) or abort(404)
+
+
+@bp.route("/<slug>/organisations", methods=["GET", "POST"])
+def organisations(slug: str):
+    event = _event(slug)
+    form = OrganisationLinkForm()
+    if request.method == "GET":
+        form.role.data = EventRole.PARTENAIRE.value
+    if form.validate_on_submit():
+        try:
+            link = event_people.add_organisation(
+                current_user, event, form.organisation.data, EventRole(form.role.data)
+            )
+        except events_admin.EventError as error:
+            flash(str(error), "error")
+        else:
+            flash(
+                f"« {link.organisation.name} » a été ajoutée ({link.role.label.lower()}).",
+                "success",
+            )
+            return redirect(url_for(".organisations", slug=event.slug), code=303)
+    return render_template(
+        "staff_events/organisations.html",
+        event=event,
+        form=form,
+        groups=event_people.organisation_links_by_role(event),
+    )
+
+
+@bp.post("/<slug>/organisations/<int:organisation_id>/<role>/retirer")
+def remove_organisation(slug: str, organisation_id: int, role: str):
+    event = _event(slug)
+    link = _organisation_link(event, organisation_id, role)
+    label = link.role.label.lower()
+    organisation = event_people.remove_organisation(current_user, event, link)
+    flash(
+        f"« {organisation.name} » n’est plus rattachée à cet événement comme « {label} ».",
+        "success",
+    )
+    return redirect(url_for(".organisations", slug=event.slug), code=303)
+
+
+@bp.post("/<slug>/organisations/<int:organisation_id>/<role>/deplacer")
+def move_organisation(slug: str, organisation_id: int, role: str):
+    event = _event(slug)
+    link = _organisation_link(event, organisation_id, role)
+    event_people.move_organisation(current_user, event, link, _direction())
+    return redirect(
+        url_for(
+            ".organisations", slug=event.slug, _anchor=f"organisation-{role}-{organisation_id}"
+        ),
+        code=303,
+    )
