@@ -128,6 +128,21 @@ MATRIX = [
                                                                        (302, 403, 403, 200, 200)),
     Row("POST", "/gestion/doublons/fusionner?type=initiative&garder={initiative_a}&retirer={proposed_a}",  # noqa: E501
                                                                        (302, 403, 403, 409, 409)),
+    # Events: speakers, workshops, organisations, round tables are curators' work.
+    Row("GET", "/gestion/evenements/{event}/ateliers",                 (302, 403, 403, 200, 200)),
+    Row("POST", "/gestion/evenements/{event}/ateliers",                (302, 403, 403, 303, 303),
+        {"title": "Atelier mobilité"}),
+    Row("POST", "/gestion/evenements/{event}/ateliers",                (302, 403, 403, 200, 200)),
+    Row("POST", "/gestion/evenements/{event}/ateliers/999999/supprimer",
+                                                                       (302, 403, 403, 404, 404)),
+    Row("GET", "/gestion/evenements/{event}/organisations",            (302, 403, 403, 200, 200)),
+    Row("POST", "/gestion/evenements/{event}/organisations",           (302, 403, 403, 200, 200)),
+    Row("POST", "/gestion/evenements/{event}/organisations/{organisation_a_id}/partenaire/retirer",
+                                                                       (302, 403, 403, 404, 404)),
+    Row("POST", "/gestion/evenements/{event}/programme/999999/intervenants",
+                                                                       (302, 403, 403, 404, 404)),
+    Row("POST", "/gestion/evenements/{event}/initiatives/{initiative_a}/table-ronde",
+                                                                       (302, 403, 403, 303, 303)),
     # Accounts: staff (de)activate partner accounts; only admins touch staff accounts and roles.
     Row("GET", "/gestion/comptes",                                     (302, 403, 403, 200, 200)),
     Row("POST", "/gestion/comptes/{colleague_a_id}/desactiver",        (302, 403, 403, 302, 302)),
