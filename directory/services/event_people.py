@@ -97,9 +97,11 @@ def _apply_speaker(speaker: Speaker, data: SpeakerData) -> list[str]:
             "Choisissez une organisation de l’annuaire ou saisissez un nom d’organisation, "
             "pas les deux."
         )
-    organisation = (
-        _published_organisation(data.organisation_slug) if data.organisation_slug else None
-    )
+    organisation = None
+    if speaker.organisation and speaker.organisation.slug == data.organisation_slug:
+        organisation = speaker.organisation  # kept, even if no longer published
+    elif data.organisation_slug:
+        organisation = _published_organisation(data.organisation_slug)
     values = {
         "name": data.name,
         "role": data.role,

@@ -199,9 +199,13 @@ class SpeakerForm(SpeakerFieldsMixin, BaseForm):
     organisation = _organisation_choice()
     organisation_name = _organisation_name()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, speaker=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation.choices = partner_choices(None)
+        # Their organisation stays on offer once unpublished, so that saving keeps it.
+        current = speaker.organisation if speaker is not None else None
+        if current is not None and current.status != Status.PUBLISHED:
+            self.organisation.choices.append((current.slug, f"{current.name} (non publiée)"))
 
 
 def speaker_label(speaker) -> str:
@@ -481,7 +485,8 @@ def edit_speaker(slug: str, item_id: int, speaker_id: int):
     event = _event(slug)
     item = _item(event, item_id)
     speaker = _speaker_link(item, speaker_id).speaker
-    form = SpeakerForm(obj=speaker) if request.method == "GET" else SpeakerForm()
+    form = SpeakerForm(obj=speaker, speaker=speaker) if request.method == "GET" else None
+    form = form or SpeakerForm(speaker=speaker)
     if request.method == "GET":
         form.organisation.data = speaker.organisation.slug if speaker.organisation else ""
     if form.validate_on_submit():

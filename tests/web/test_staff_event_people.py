@@ -561,3 +561,21 @@ def test_speaker_part_is_stored(app_ctx, world):
     assert link.part == SpeakerPart.MODERATEUR
     with pytest.raises(event_people.EventError):
         event_people.add_speaker(world["curator"], event, item, SpeakerPart.INTERVENANT)
+
+
+def test_editing_a_speaker_keeps_an_unpublished_organisation(client, sign_in, csrf_token, world):
+    sign_in(client, world["curator"])
+    _add_speaker(client, csrf_token, world["table"], name="Léa", organisation="mairie-gap")
+    lea = _speaker("Léa")
+    lea.organisation.status = Status.ARCHIVED
+    db.session.commit()
+    path = f"{BASE}/programme/{world['table']}/intervenants/{lea.id}/modifier"
+    form = client.get(path).get_data(as_text=True)
+    assert '<option selected value="mairie-gap">Mairie de Gap (non publiée)</option>' in form
+    _post(client, csrf_token, path, name="Léa", role="Adjointe", organisation="mairie-gap")
+    db.session.expire_all()
+    lea = db.session.get(Speaker, lea.id)
+    assert (lea.role, lea.organisation.slug) == ("Adjointe", "mairie-gap")
+    # Another unpublished organisation is still refused.
+    refused = _post(client, csrf_token, path, name="Léa", organisation="en-projet")
+    assert "Choisissez parmi les propositions" in refused.get_data(as_text=True)
