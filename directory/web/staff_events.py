@@ -539,9 +539,13 @@ def workshops(slug: str):
     event = _event(slug)
     form = WorkshopForm()
     if form.validate_on_submit():
-        workshop = event_people.add_workshop(current_user, event, form.to_data())
-        flash(f"L’atelier « {workshop.title} » a été ajouté.", "success")
-        return redirect(url_for(".workshops", slug=event.slug), code=303)
+        try:
+            workshop = event_people.add_workshop(current_user, event, form.to_data())
+        except events_admin.EventError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"L’atelier « {workshop.title} » a été ajouté.", "success")
+            return redirect(url_for(".workshops", slug=event.slug), code=303)
     return render_template("staff_events/workshops.html", event=event, form=form)
 
 
@@ -551,11 +555,14 @@ def edit_workshop(slug: str, workshop_id: int):
     workshop = _workshop(event, workshop_id)
     form = WorkshopForm(obj=workshop) if request.method == "GET" else WorkshopForm()
     if form.validate_on_submit():
-        event_people.update_workshop(current_user, event, workshop, form.to_data())
-        flash("L’atelier a été modifié.", "success")
-        return redirect(
-            url_for(".workshops", slug=event.slug, _anchor=f"atelier-{workshop.id}"), code=303
-        )
+        try:
+            event_people.update_workshop(current_user, event, workshop, form.to_data())
+        except events_admin.EventError as error:
+            flash(str(error), "error")
+        else:
+            flash("L’atelier a été modifié.", "success")
+            anchor = f"atelier-{workshop.id}"
+            return redirect(url_for(".workshops", slug=event.slug, _anchor=anchor), code=303)
     return render_template("staff_events/workshop.html", event=event, workshop=workshop, form=form)
 
 
