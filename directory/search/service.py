@@ -21,7 +21,6 @@ from ..extensions import db
 from ..models import (
     Commune,
     Initiative,
-    InitiativeOrganisation,
     Organisation,
     OrganisationKind,
     Place,
@@ -369,10 +368,7 @@ def _initiative_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
             .options(
                 selectinload(Initiative.themes),
                 selectinload(Initiative.places).selectinload(Place.commune),
-                selectinload(Initiative.organisation_links).selectinload(
-                    InitiativeOrganisation.organisation
-                ),
-            )
+            )  # what a result shows: no more (loading rows is most of a warm search)
         )
     }
     return [

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 POSTINGS_CACHE_BYTES = 96 * 2**20  # decoded postings kept across searches (all segments)
+POSITIONS_CACHE_BYTES = 64 * 2**20  # decoded positions of the words of phrases
 RESULTS_PER_SEARCHER = 256  # query results kept per searcher (per index generation)
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _EMPTY_DOCS = np.zeros(0, dtype=np.int64)
@@ -81,6 +83,14 @@ class _Postings:
                 self._size -= ids.nbytes + weights.nbytes
         return found
 
+    def peek(self, key: tuple):
+        """The value kept for ``key``, or None (nothing loaded)."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
     def put(self, key: tuple, value: tuple[np.ndarray, np.ndarray]) -> None:
         with self._lock:
             old = self._items.pop(key, None)
@@ -103,6 +113,7 @@ def clear_caches() -> None:
     """Forget every cached posting and column (tests, or after deleting an index folder)."""
     _postings.clear()
     _phrases.clear()
+    _positions.clear()
     with _segment_lock:
         _segment_columns.clear()
 
@@ -455,21 +466,94 @@ def _checked_phrase(leaf: Searcher, query: wq.Phrase, local: np.ndarray) -> np.n
     checked, hits = _phrases.get(key, lambda: (_EMPTY_DOCS, _EMPTY_DOCS))
     unchecked = np.setdiff1d(local, checked, assume_unique=True)
     if len(unchecked):
-        matcher = query.matcher(leaf)
-        found = []
-        for docnum in unchecked.tolist():
-            if not matcher.is_active():
-                break
-            if matcher.id() < docnum:
-                matcher.skip_to(docnum)
-                if not matcher.is_active():
-                    break
-            if matcher.id() == docnum:
-                found.append(docnum)
         checked = np.union1d(checked, unchecked)
-        hits = np.union1d(hits, np.array(found, dtype=np.int64))
+        hits = np.union1d(hits, _phrase_documents(leaf, query, unchecked))
         _phrases.put(key, (checked, hits))
     return hits[np.isin(hits, local, assume_unique=True)]
+
+
+def _phrase_documents(leaf: Searcher, query: wq.Phrase, docnums: np.ndarray) -> np.ndarray:
+    """Which of ``docnums`` (one segment's, sorted) hold the words in order, each within
+    ``query.slop`` positions of the previous one.
+
+    Each word's positions in those documents become keys (document << 32 | position), so
+    following the phrase word by word is an array membership test; each word narrows the
+    documents whose positions the next word reads.
+    """
+    reader = leaf.reader()
+    fieldobj = leaf.schema[query.fieldname]
+    reached = None
+    for word in query.words:
+        try:
+            keys = _term_occurrences(reader, query.fieldname, fieldobj.to_bytes(word), docnums)
+        except (TermNotFound, ValueError):  # a word this segment does not hold
+            return _EMPTY_DOCS
+        if reached is not None:
+            following = np.concatenate([reached + gap for gap in range(1, query.slop + 1)])
+            keys = keys[np.isin(keys, following)]
+        reached = keys
+        if not len(reached):
+            return _EMPTY_DOCS
+        docnums = np.unique(reached >> _POSITION_BITS)
+    return docnums
+
+
+_POSITION_BITS = 32
+_positions = _Postings(POSITIONS_CACHE_BYTES)  # (segment, field, term) -> (keys, documents)
+
+
+def _term_occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> np.ndarray:
+    """A term's position keys in ``docnums``. Decoding positions is the cost of a phrase
+    (one unpickling per posting), so a term's whole list is decoded once and kept when the
+    documents asked for are a good part of it; a few documents are read alone."""
+    key = (_segment_key(reader), field, btext)
+    found = _positions.peek(key)
+    if found is None:
+        if len(docnums) * 8 < reader.doc_frequency(field, btext):
+            return _occurrences(reader, field, btext, docnums)
+        found = _positions.get(key, lambda: _all_occurrences(reader, field, btext))
+    keys, documents = found
+    return keys[np.isin(documents, docnums)]
+
+
+def _all_occurrences(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    keys = _occurrences(reader, field, btext, None)
+    return keys, keys >> _POSITION_BITS
+
+
+def _occurrences(reader, field: str, btext: bytes, docnums: np.ndarray | None) -> np.ndarray:
+    """Positions of a term in some documents of one segment (all when ``docnums`` is None),
+    as sorted keys (document << 32 | position). Blocks holding none of them are not read."""
+    fmt = reader.schema[field].format
+    matcher = reader._terms.matcher(field, btext, fmt)
+    keys: list[int] = []
+    if isinstance(matcher, W3LeafMatcher):
+        start = 0
+        while matcher.is_active() and (docnums is None or start < len(docnums)):
+            if docnums is None or matcher._maxid >= docnums[start]:
+                matcher._read_ids()
+                matcher._read_values()
+                ids = np.asarray(matcher._ids, dtype=np.int64)
+                chosen = (
+                    range(len(ids))
+                    if docnums is None
+                    else np.flatnonzero(np.isin(ids, docnums[start:])).tolist()
+                )
+                for i in chosen:
+                    base = int(ids[i]) << _POSITION_BITS
+                    keys.extend(base | p for p in fmt.decode_positions(matcher._values[i]))
+                if docnums is not None:
+                    start = int(np.searchsorted(docnums, ids[-1], side="right"))
+            matcher._next_block()
+    else:  # inlined postings of a rare term, or another codec
+        wanted = None if docnums is None else set(docnums.tolist())
+        while matcher.is_active():
+            docnum = matcher.id()
+            if wanted is None or docnum in wanted:
+                base = docnum << _POSITION_BITS
+                keys.extend(base | p for p in matcher.value_as("positions"))
+            matcher.next()
+    return np.array(keys, dtype=np.int64)
 
 
 def _by_whoosh(searcher: Searcher, query: wq.Query) -> Scored:

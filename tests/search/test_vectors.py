@@ -180,3 +180,27 @@ def test_top_orders_by_score_then_document():
     assert vectors.top(found, 4, 3).tolist() == [8, 0, 6]
     assert vectors.top(found, 9, 5).tolist() == [4]
     assert vectors.top(found, 10, 5).tolist() == []
+
+
+def test_phrases_read_positions_of_a_few_documents_or_of_a_whole_word(app_ctx):
+    """A phrase with a rare word reads the positions of its few candidates; one of common words
+    decodes and keeps each word's whole list: both find exactly Whoosh's documents."""
+    _catalogue(120)
+    make_initiative(title="Grainothèque partagée", summary="Une grainothèque jardin partagé.")
+    make_initiative(title="Semences", summary="La grainothèque du village est partagée.")
+    make_initiative(title="Partagé, le jardin", summary="Rien de partagé jardin ici.")
+    db.session.commit()
+    vectors.clear_caches()
+    backend = indexing.get_backend()
+    with backend._searching() as searcher:
+        for text, expected_count in (('"grainothèque partagée"', 1), ('"jardin partagé"', None)):
+            built = backend._build(INITIATIVE, parse(text), Mode.ALL, searcher)
+            expected = sorted(hit.docnum for hit in searcher.search(built, limit=None))
+            assert vectors.evaluate(searcher, built).docs.tolist() == expected, text
+            vectors._phrases.clear()  # checked again, from the positions kept
+            assert vectors.evaluate(searcher, built).docs.tolist() == expected, text
+            if expected_count is not None:
+                assert len(expected) == expected_count
+            else:
+                assert len(expected) > 10
+    assert titles(run_search(q='"grainothèque partagée"')) == {"Grainothèque partagée"}
