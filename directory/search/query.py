@@ -13,8 +13,17 @@ from .analysis import folded_words, longest_synonym, synonym_index
 
 MAX_QUERY_LENGTH = 500
 MAX_CLAUSES = 12  # bounds the work per query whatever the input
+# The longest French words have about 25 letters; spelling suggestions and fuzzy matching of a
+# 500-letter "word" took most of a second, so longer runs of letters are cut.
+MAX_WORD_LENGTH = 40
+MIN_PREFIX_LENGTH = 2  # ``a*`` would stand for any word: it is searched as the word "a"
+MAX_PREFIXES = 4  # each prefix reads up to 60 words' postings
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return [word[:MAX_WORD_LENGTH] for word in _WORD.findall(text)]
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ def parse(text: str) -> ParsedQuery:
     for match in _TOKEN.finditer(text):
         minus, quoted, token = match.groups()
         if quoted is not None:
-            words = " ".join(_WORD.findall(quoted))
+            words = " ".join(_words(quoted))
             if not words:
                 continue
             flush()
@@ -72,13 +81,19 @@ def parse(text: str) -> ParsedQuery:
             continue
         if token.startswith("-") and _WORD.search(token[1:]):
             flush()
-            excluded.extend(_WORD.findall(token[1:])[:1])
+            excluded.extend(_words(token[1:])[:1])
             continue
-        if token.endswith("*") and _WORD.fullmatch(token.rstrip("*")):
+        stem = token.rstrip("*")
+        if (
+            token.endswith("*")
+            and _WORD.fullmatch(stem)
+            and MIN_PREFIX_LENGTH <= len(stem) <= MAX_WORD_LENGTH
+            and sum(unit.prefix for unit in units) < MAX_PREFIXES
+        ):
             flush()
-            units.append(Unit(token.rstrip("*"), prefix=True))
+            units.append(Unit(stem, prefix=True))
             continue
-        plain.extend(_WORD.findall(token))
+        plain.extend(_words(token))
     flush()
     return ParsedQuery(tuple(units[:MAX_CLAUSES]), tuple(excluded[:MAX_CLAUSES]))
 
