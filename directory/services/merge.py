@@ -14,7 +14,7 @@ proposals on the retired entry are closed. An ``entry.merged`` audit row records
 what. Everything happens in one transaction; the search index follows through its outbox.
 
 Optimistic locking: ``merge_token(survivor, retired)`` combines both entries' edit tokens; a
-merge posted with a token that no longer matches raises ``workflow.StaleEdit``.
+merge posted with a token that no longer matches raises ``StaleEdit``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,15 @@ from ..models import (
     event_initiative,
 )
 from ..models.base import utcnow
-from . import permissions, workflow
-from .workflow import INITIATIVE, ORGANISATION, NotAllowed, StaleEdit, WorkflowError
+from . import entry_data, permissions, revisions, workflow
+from .entry_data import (
+    INITIATIVE,
+    ORGANISATION,
+    NotAllowed,
+    StaleEdit,
+    WorkflowError,
+    apply_snapshot,
+)
 
 KEEP = "garder"
 TAKE = "retirer"  # take the value of the entry being retired
@@ -125,12 +132,12 @@ def plan(kind: str, keep_slug: str, retire_slug: str) -> MergePlan:
     survivor = workflow.find_entry(kind, keep_slug) if kind in MODELS else None
     retired = workflow.find_entry(kind, retire_slug) if kind in MODELS else None
     _check_pair(kind, survivor, retired)
-    kept, other = workflow.snapshot(survivor), workflow.snapshot(retired)
+    kept, other = entry_data.snapshot(survivor), entry_data.snapshot(retired)
     names = INITIATIVE_FIELDS if kind == INITIATIVE else ORGANISATION_FIELDS
     fields = [
         FieldChoice(
             name,
-            workflow.FIELD_LABELS.get(name, name),
+            entry_data.FIELD_LABELS.get(name, name),
             kept.get(name),
             other.get(name),
             TAKE if _empty(kept.get(name)) and not _empty(other.get(name)) else KEEP,
@@ -138,7 +145,7 @@ def plan(kind: str, keep_slug: str, retire_slug: str) -> MergePlan:
         for name in names
     ]
     united = [
-        FieldChoice(name, workflow.FIELD_LABELS.get(name, name), kept[name], other[name], KEEP)
+        FieldChoice(name, entry_data.FIELD_LABELS.get(name, name), kept[name], other[name], KEEP)
         for name in UNITED[kind]
     ]
     return MergePlan(kind, survivor, retired, fields, united, merge_token(survivor, retired))
@@ -162,7 +169,7 @@ def _merged_snapshot(
         choice = choices.get(name, defaults[name])
         if choice not in (KEEP, TAKE):
             raise MergeError(
-                f"Choix invalide pour « {workflow.FIELD_LABELS.get(name, name)} ».", field=name
+                f"Choix invalide pour « {entry_data.FIELD_LABELS.get(name, name)} ».", field=name
             )
         if choice == TAKE:
             merged[name] = other.get(name)
@@ -204,7 +211,7 @@ def _move_organisation_relations(user: Any, survivor: Organisation, retired: Org
     links = list(retired.initiative_links)
     initiatives = {link.initiative.id: link.initiative for link in links}
     for initiative in initiatives.values():
-        workflow._ensure_baseline(initiative)
+        revisions.ensure_baseline(initiative)
     for link in links:
         initiative = link.initiative
         exists = any(
@@ -220,12 +227,12 @@ def _move_organisation_relations(user: Any, survivor: Organisation, retired: Org
         initiative.organisation_links.remove(link)
     db.session.flush()
     for initiative in initiatives.values():
-        workflow._record(
+        revisions.record(
             initiative,
             user=user,
             action=RevisionAction.UPDATE,
             state=RevisionState.APPLIED,
-            snap=workflow.snapshot(initiative),
+            snap=entry_data.snapshot(initiative),
             organisation=survivor,
             comment=f"Organisation « {retired.name} » fusionnée dans « {survivor.name} ».",
         )
@@ -345,15 +352,15 @@ def merge(
     defaults = {choice.name: choice.default for choice in current.fields}
 
     def work() -> Revision:
-        kept, other = workflow.snapshot(survivor), workflow.snapshot(retired)
+        kept, other = entry_data.snapshot(survivor), entry_data.snapshot(retired)
         merged, taken = _merged_snapshot(kind, kept, other, choices, defaults)
         snap = (
-            workflow.normalise_initiative(merged)
+            entry_data.normalise_initiative(merged)
             if kind == INITIATIVE
-            else workflow.normalise_organisation(merged)
+            else entry_data.normalise_organisation(merged)
         )
-        workflow._ensure_baseline(survivor)
-        workflow._ensure_baseline(retired)
+        revisions.ensure_baseline(survivor)
+        revisions.ensure_baseline(retired)
         moved = 0
         if kind == INITIATIVE:
             _copy_event_links(survivor, retired)
@@ -366,39 +373,39 @@ def merge(
             moved = _move_organisation_relations(user, survivor, retired)
             if survivor.external_id is None:
                 survivor.external_id = retired.external_id
-        workflow._apply(survivor, snap)
+        apply_snapshot(survivor, snap)
         db.session.flush()
         note = f"Fusion : « {_label(retired)} » ({retired.slug}) réunie dans cette fiche."
-        revision = workflow._record(
+        revision = revisions.record(
             survivor,
             user=user,
             action=RevisionAction.UPDATE,
             state=RevisionState.APPLIED,
-            snap=workflow.snapshot(survivor),
-            organisation=workflow._entry_organisation(survivor),
+            snap=entry_data.snapshot(survivor),
+            organisation=revisions.entry_organisation(survivor),
             comment=note,
         )
 
         # The retired entry: its pending proposals closed, archived, its address redirected.
         for pending in workflow.pending_for(retired):
             pending.state = RevisionState.REJECTED
-            pending.reviewer_id = workflow._user_id(user)
+            pending.reviewer_id = revisions.user_id(user)
             pending.reviewed_at = utcnow()
             pending.comment = f"Fiche fusionnée dans « {_label(survivor)} »."
         retired.status = Status.ARCHIVED
         db.session.flush()
-        archived = workflow._record(
+        archived = revisions.record(
             retired,
             user=user,
             action=RevisionAction.ARCHIVE,
             state=RevisionState.APPLIED,
-            snap=workflow.snapshot(retired),
-            organisation=workflow._entry_organisation(retired),
+            snap=entry_data.snapshot(retired),
+            organisation=revisions.entry_organisation(retired),
             comment=f"Fusionnée dans « {_label(survivor)} » ({survivor.slug}).",
         )
         _redirect(kind, survivor, retired)
         db.session.flush()
-        workflow._audit(
+        revisions.audit(
             user,
             "entry.merged",
             entity_type=kind,
@@ -413,7 +420,7 @@ def merge(
         )
         return revision
 
-    return workflow._guarded(work)
+    return revisions.guarded(work)
 
 
 # -- old addresses ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from ..models import (
     RevisionState,
     Status,
 )
-from ..services import duplicates, gazetteer, permissions, workflow
+from ..services import duplicates, gazetteer, permissions, revisions, workflow
 from ..services.richtext import rich_text
 from . import forms
 from .guards import classify
@@ -74,14 +74,14 @@ class OrganisationBlock:
 
 
 def _entry_state(entry: Initiative | Organisation) -> EntryState:
-    revisions = workflow.history(entry)
-    latest = revisions[0] if revisions else None
+    history = workflow.history(entry)
+    latest = history[0] if history else None
     state = EntryState(entry)
     if latest is None:
         return state
     if latest.state == RevisionState.PROPOSED:
         state.pending = latest
-    elif latest.state == RevisionState.REJECTED and latest.comment != workflow.SUPERSEDED_COMMENT:
+    elif latest.state == RevisionState.REJECTED and latest.comment != revisions.SUPERSEDED_COMMENT:
         state.refused = latest
     return state
 

@@ -29,7 +29,7 @@ from directory.models import (
     Status,
 )
 from directory.search import service as search_service
-from directory.services import workflow
+from directory.services import entry_data, revisions, workflow
 from directory.services.workflow import (
     InvalidTransition,
     NotAllowed,
@@ -94,13 +94,13 @@ def found(word: str) -> set[str]:
 
 def test_snapshot_lists_every_editable_field(world):
     snap = workflow.snapshot(world["initiative"])
-    assert list(snap) == list(workflow.INITIATIVE_KEYS)
+    assert list(snap) == list(entry_data.INITIATIVE_KEYS)
     assert snap["title"] == "Jardin partagé Alpha"
     assert snap["themes"] == ["theme-solidarite"]
     assert snap["organisations"] == [{"slug": "association-alpha", "role": "porteur"}]
     assert snap["places"][0]["commune_code"] == "13055"
     org_snap = workflow.snapshot(world["org_a"])
-    assert list(org_snap) == list(workflow.ORGANISATION_KEYS)
+    assert list(org_snap) == list(entry_data.ORGANISATION_KEYS)
     assert org_snap["kind"] == "association"
 
 
@@ -256,7 +256,7 @@ def test_staff_edit_of_a_proposed_entry_publishes_it_and_settles_the_proposal(wo
     )  # fmt: skip
     assert initiative.status == Status.PUBLISHED
     assert proposal.state == RevisionState.REJECTED
-    assert proposal.comment == workflow.SUPERSEDED_COMMENT
+    assert proposal.comment == revisions.SUPERSEDED_COMMENT
     assert workflow.pending_for(initiative) == []
 
 
@@ -498,7 +498,7 @@ def test_restore_brings_an_old_version_back_as_a_new_revision(world):
         "Version un",
         "Jardin partagé Alpha",  # the seeded version, recorded before its first change
     ]
-    assert history[-1].comment == workflow.BASELINE_COMMENT
+    assert history[-1].comment == revisions.BASELINE_COMMENT
     assert history[-1].author_id is None
     workflow.restore(world["curator"], history[-1])
     assert initiative.title == "Jardin partagé Alpha"

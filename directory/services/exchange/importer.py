@@ -10,7 +10,7 @@ Rules
 - A row is checked cell by cell (NUL bytes, formula injection ``= + - @``, overlong cells),
   references are resolved against the directory (communes by INSEE code, postcode or name;
   themes, publics and organisations by slug or name; stage and kind by value or label), then
-  the whole entry goes through the workflow's validation (``workflow.normalise_*``), so an
+  the whole entry goes through the workflow's validation (``entry_data.normalise_*``), so an
   import accepts exactly what the edit forms accept.
 - Matching: on the external id column when the row has one, else on title (name) and commune,
   compared folded (``text.fold``). A matched entry is updated with the mapped columns only;
@@ -55,7 +55,7 @@ from ...models import (
     Theme,
 )
 from ...text import fold, slugify
-from .. import permissions, workflow
+from .. import entry_data, permissions, revisions, workflow
 from ..gazetteer import normalize_name
 from ..richtext import sanitize
 from . import mapping as mappings
@@ -776,7 +776,7 @@ _REFERENCES = {
 
 
 def _normalise(kind: str, data: dict, base: dict | None) -> dict:
-    """``workflow.normalise_*`` over ``data`` (merged over ``base``), without a query per row."""
+    """``entry_data.normalise_*`` over ``data`` (merged over ``base``), without a query per row."""
     references = {}
     data = dict(data)
     base = dict(base) if base is not None else None
@@ -916,7 +916,7 @@ class _Cache:
 
 def _apply_initiative(initiative: Initiative, snap: dict, cache: _Cache) -> None:
     """The workflow's ``_apply_initiative`` with the look-ups served from ``cache``."""
-    for name in workflow.INITIATIVE_TEXT_FIELDS:
+    for name in entry_data.INITIATIVE_TEXT_FIELDS:
         setattr(initiative, name, snap.get(name))
     initiative.stage = Stage(snap["stage"]) if snap.get("stage") else None
     initiative.start_year = snap.get("start_year")
@@ -927,7 +927,7 @@ def _apply_initiative(initiative: Initiative, snap: dict, cache: _Cache) -> None
     current = workflow.snapshot(initiative)["places"] if initiative.id else []
     if current != places:
         initiative.places = [
-            Place(**{key: place.get(key) for key in workflow.PLACE_KEYS}) for place in places
+            Place(**{key: place.get(key) for key in entry_data.PLACE_KEYS}) for place in places
         ]
     codes = {place["commune_code"] for place in places if place.get("commune_code")}
     if codes:
@@ -952,7 +952,7 @@ def _apply_initiative(initiative: Initiative, snap: dict, cache: _Cache) -> None
 
 
 def _apply_organisation(organisation: Organisation, snap: dict, cache: _Cache) -> None:
-    for name in workflow.ORGANISATION_TEXT_FIELDS:
+    for name in entry_data.ORGANISATION_TEXT_FIELDS:
         setattr(organisation, name, snap.get(name))
     organisation.kind = OrganisationKind(snap.get("kind") or OrganisationKind.AUTRE.value)
     organisation.commune_code = snap.get("commune_code")
@@ -1004,12 +1004,12 @@ def _write(
                             state=RevisionState.APPLIED,
                             snapshot=workflow.snapshot(entry),
                             organisation_id=_organisation_id(entry),
-                            comment=workflow.BASELINE_COMMENT,
+                            comment=revisions.BASELINE_COMMENT,
                         )
                     )
                     with_history.add(entry.id)
                 if entry.status in (Status.DRAFT, Status.PROPOSED):
-                    workflow._close(workflow._pending(entry))
+                    revisions.close_superseded(revisions.pending_revisions(entry))
                 if entry.status != Status.ARCHIVED:
                     entry.status = Status.PUBLISHED
                 action = RevisionAction.UPDATE
