@@ -27,6 +27,8 @@ from ..models import (
     Status,
 )
 from ..services.filters import InitiativeFilters, apply
+from ..services.gazetteer import find_commune
+from ..services.nearby import initiatives_near
 from ..services.richtext import plain_text
 from ..text import fold
 from . import indexing
@@ -41,7 +43,6 @@ TABS = ("initiatives", "organisations")
 RADII = (5, 10, 20, 50, 100)
 DEFAULT_RADIUS = 20
 MAX_PAGE = 500
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass(frozen=True)
@@ -408,59 +409,6 @@ def _organisation_hits(ids: list[int], terms: frozenset[str]) -> list[Hit]:
         for row in (rows.get(i) for i in ids)
         if row is not None
     ]
-
-
-# Near a commune ------------------------------------------------------------------------------
-
-
-def find_commune(value: str) -> Commune | None:
-    """A commune of the gazetteer by INSEE code, or by exact name (accents optional)."""
-    value = (value or "").replace("\x00", "")  # PostgreSQL refuses NUL in text parameters
-    if not value:
-        return None
-    if len(value) == 5 and value[:2].isalnum():
-        commune = db.session.get(Commune, value.upper())
-        if commune is not None:
-            return commune
-    return db.session.scalars(
-        sa.select(Commune)
-        .where(Commune.search_name == fold(value))
-        .order_by(Commune.population.desc().nulls_last(), Commune.code)
-        .limit(1)
-    ).first()
-
-
-def initiatives_near(commune: Commune, radius_km: int) -> set[int]:
-    """Published initiatives with a place within ``radius_km`` of the commune's centre."""
-    if commune.latitude is None or commune.longitude is None:
-        return set()
-    latitude = sa.func.coalesce(Place.latitude, Commune.latitude)
-    longitude = sa.func.coalesce(Place.longitude, Commune.longitude)
-    delta_lat = radius_km / 111.0
-    delta_lon = radius_km / (111.0 * max(math.cos(math.radians(commune.latitude)), 0.01))
-    rows = db.session.execute(
-        sa.select(Place.initiative_id, latitude, longitude)
-        .join(Initiative, Initiative.id == Place.initiative_id)
-        .outerjoin(Commune, Commune.code == Place.commune_code)
-        .where(
-            Initiative.status == Status.PUBLISHED,
-            latitude.between(commune.latitude - delta_lat, commune.latitude + delta_lat),
-            longitude.between(commune.longitude - delta_lon, commune.longitude + delta_lon),
-        )
-    ).all()
-    return {
-        initiative_id
-        for initiative_id, lat, lon in rows
-        if distance_km(commune.latitude, commune.longitude, lat, lon) <= radius_km
-    }
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 # Autocomplete --------------------------------------------------------------------------------

@@ -104,6 +104,23 @@ def find_communes(query: str, limit: int = 10) -> list[Commune]:
     return list(db.session.scalars(statement))
 
 
+def find_commune(value: str) -> Commune | None:
+    """A commune of the gazetteer by INSEE code, or by exact name (accents optional)."""
+    value = (value or "").replace("\x00", "")  # PostgreSQL refuses NUL in text parameters
+    if not value:
+        return None
+    if len(value) == 5 and value[:2].isalnum():
+        commune = db.session.get(Commune, value.upper())
+        if commune is not None:
+            return commune
+    return db.session.scalars(
+        sa.select(Commune)
+        .where(Commune.search_name == fold(value))
+        .order_by(Commune.population.desc().nulls_last(), Commune.code)
+        .limit(1)
+    ).first()
+
+
 def geocode(commune_code: str) -> tuple[float, float] | None:
     """Centre point (latitude, longitude) of a commune: its town hall, else a point inside it."""
     row = db.session.execute(

@@ -69,6 +69,8 @@ from ..browse import (
     without_nul,
 )
 from ..filters import InitiativeFilters, apply
+from ..gazetteer import find_commune
+from ..nearby import initiatives_near
 
 BATCH_SIZE = 500
 SEPARATOR = "|"  # between the values of a multi-valued column
@@ -208,7 +210,6 @@ def search_ids(search_request) -> tuple[str, list[int]]:
     from ...search.documents import INITIATIVE, ORGANISATION
     from ...search.facets import id_in
     from ...search.query import parse
-    from ...search.service import find_commune, initiatives_near
 
     filters = without_nul(search_request.filters)
     parsed = parse(filters.q)
