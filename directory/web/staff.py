@@ -6,6 +6,7 @@ render; workflow errors become a flash message (invalid transition) or a form er
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -269,44 +270,47 @@ def proposal(revision_id: int):
 @bp.post("/propositions/<int:revision_id>/accepter")
 def approve(revision_id: int):
     revision = _revision_or_404(revision_id)
-    form = ApproveForm(prefix="accepter")
-    if not form.validate():
-        return _proposal_page(revision, approve_form=form, status=400)
-    try:
-        workflow.approve(current_user, revision, form.comment.data or "")
-    except workflow.NotAllowed:
-        abort(403)
-    except workflow.InvalidTransition as error:
-        flash(str(error), "error")
-        return redirect(url_for("staff.proposal", revision_id=revision_id))
-    except workflow.WorkflowError as error:
-        flash(f"La proposition n’a pas pu être appliquée : {error}", "error")
-        return redirect(url_for("staff.proposal", revision_id=revision_id))
-    flash(
-        f"Proposition acceptée : « {_entry_name(workflow.entry_of(revision), revision)} » "
-        "est à jour et son auteur a été prévenu.",
-        "success",
+    return _decide(
+        revision,
+        ApproveForm(prefix="accepter"),
+        "approve_form",
+        workflow.approve,
+        lambda: (
+            f"Proposition acceptée : « {_entry_name(workflow.entry_of(revision), revision)} » "
+            "est à jour et son auteur a été prévenu."
+        ),
     )
-    return redirect(url_for("staff.queue"))
 
 
 @bp.post("/propositions/<int:revision_id>/refuser")
 def reject(revision_id: int):
-    revision = _revision_or_404(revision_id)
-    form = RejectForm(prefix="refuser")
+    return _decide(
+        _revision_or_404(revision_id),
+        RejectForm(prefix="refuser"),
+        "reject_form",
+        workflow.reject,
+        lambda: "Proposition refusée : son auteur a été prévenu, avec votre motif.",
+    )
+
+
+def _decide(revision: Revision, form, form_name: str, decide, done: Callable[[], str]):
+    """Accept or refuse: the form, the workflow's answer, and where the curator goes next."""
     if not form.validate():
-        return _proposal_page(revision, reject_form=form, status=400)
+        return _proposal_page(revision, status=400, **{form_name: form})
     try:
-        workflow.reject(current_user, revision, form.comment.data or "")
+        decide(current_user, revision, form.comment.data or "")
     except workflow.NotAllowed:
         abort(403)
     except workflow.InvalidTransition as error:
         flash(str(error), "error")
-        return redirect(url_for("staff.proposal", revision_id=revision_id))
+        return redirect(url_for("staff.proposal", revision_id=revision.id))
     except workflow.WorkflowError as error:
-        form.comment.errors = [str(error)]
-        return _proposal_page(revision, reject_form=form, status=400)
-    flash("Proposition refusée : son auteur a été prévenu, avec votre motif.", "success")
+        if error.field == "comment":
+            form.comment.errors = [str(error)]
+            return _proposal_page(revision, status=400, **{form_name: form})
+        flash(f"La proposition n’a pas pu être appliquée : {error}", "error")
+        return redirect(url_for("staff.proposal", revision_id=revision.id))
+    flash(done(), "success")
     return redirect(url_for("staff.queue"))
 
 
