@@ -1,8 +1,10 @@
 """Search benchmark: rebuild, query latency (service and /recherche), edit visibility, FTS5.
 
     .venv/bin/python bench/search.py --count 10000 [--queries 200] [--workdir /tmp/bench-10k]
+                                     [--database-url postgresql://...]
 
-Builds a fresh SQLite instance (set-up + generated demo data), rebuilds the Whoosh index in a
+Builds a fresh instance (SQLite in the work folder, or the empty database ``--database-url``
+names) (set-up + generated demo data), rebuilds the Whoosh index in a
 child process (time and peak memory), then runs the same fixed queries of each kind through the
 search service and through ``/recherche`` (test client), and through a bare SQLite FTS5 table
 (unicode61, remove_diacritics 2) over the same text as a baseline. Prints figures only.
@@ -46,11 +48,18 @@ def summary(values: list[float]) -> str:
     return f"p50 {percentile(values, 0.5):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms"
 
 
+DATABASE_URL: str | None = None  # --database-url (default: SQLite in the work folder)
+
+
+def database_url(workdir: Path) -> str:
+    return DATABASE_URL or f"sqlite:///{workdir / 'annuaire.sqlite3'}"
+
+
 def environment(workdir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DIRECTORY_INSTANCE_PATH": str(workdir),
-        "DATABASE_URL": f"sqlite:///{workdir / 'annuaire.sqlite3'}",
+        "DATABASE_URL": database_url(workdir),
         "SEARCH_INDEX_DIR": str(workdir / "search-index"),
     }
 
@@ -110,20 +119,26 @@ def fts5_baseline(workdir: Path, queries: dict[str, list[dict]]) -> dict[str, li
     """The same queries on a bare FTS5 table over the same text (no facets, no highlights)."""
     path = workdir / "fts5.sqlite3"
     path.unlink(missing_ok=True)
-    source = sqlite3.connect(workdir / "annuaire.sqlite3")
+    source = sa.create_engine(database_url(workdir))
     target = sqlite3.connect(path)
     target.execute(
         "CREATE VIRTUAL TABLE doc USING fts5(title, summary, description, sections,"
         " tokenize = 'unicode61 remove_diacritics 2')"
     )
     started = time.perf_counter()
+    with source.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT id, title, coalesce(summary, ''), coalesce(description, ''),"
+                " coalesce(genesis, '') || ' ' || coalesce(evaluation, '') || ' ' ||"
+                " coalesce(policy_impact, '') || ' ' || coalesce(public_support, '')"
+                " FROM initiative WHERE status = 'published'"
+            )
+        ).all()
+    source.dispose()
     target.executemany(
         "INSERT INTO doc(rowid, title, summary, description, sections) VALUES (?, ?, ?, ?, ?)",
-        source.execute(
-            "SELECT id, title, summary, description, coalesce(genesis, '') || ' ' ||"
-            " coalesce(evaluation, '') || ' ' || coalesce(policy_impact, '') || ' ' ||"
-            " coalesce(public_support, '') FROM initiative WHERE status = 'published'"
-        ),
+        [tuple(row) for row in rows],
     )
     target.commit()
     print(f"FTS5 build: {time.perf_counter() - started:.1f} s")
@@ -199,17 +214,27 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database, say (default: SQLite)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the data of --workdir")
     parser.add_argument(
         "--no-rebuild", action="store_true", help="with --reuse: keep the index too"
     )
     options = parser.parse_args()
+    global DATABASE_URL
+    DATABASE_URL = options.database_url
     workdir = options.workdir or Path(tempfile.gettempdir()) / f"annuaire-bench-{options.count}"
     workdir.mkdir(parents=True, exist_ok=True)
 
     if not options.reuse:
         for name in ("annuaire.sqlite3", "annuaire.sqlite3-wal", "annuaire.sqlite3-shm"):
             (workdir / name).unlink(missing_ok=True)
+        if DATABASE_URL and DATABASE_URL.startswith("postgresql"):
+            engine = sa.create_engine(DATABASE_URL)  # a benchmark database: emptied first
+            with engine.begin() as connection:
+                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
         print(f"Set-up: {flask(workdir, 'setup'):.1f} s")
         seconds = flask(
             workdir, "demo-data", "--count", str(options.count), "--seed", "42", "--no-index"
