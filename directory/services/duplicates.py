@@ -7,23 +7,34 @@ pairs among published entries for the staff page.
 
 Similarity of titles: both titles are folded (lower case, no accents), cut into words, stop
 words dropped and plurals reduced; the score is the best of the Jaccard index of the two word
-sets and difflib's ratio of the two word sequences. Candidates are first narrowed in SQL
-(shared significant title word, written with a one-character wildcard on every letter that
-may carry an accent so that ``Épicerie`` and ``epicerie`` meet; same website host; same lead
-organisation in the same commune), so the cost grows with the candidates, not the directory.
+sets and difflib's ratio of the two word sequences.
+
+Candidates come from an index kept in memory per application process (``_TitleIndex``): the
+significant words of every title (and their first letters, so that « aidant » meets
+« aidante »), the status and the website of every entry. It is built once (a few seconds for
+100,000 entries) and then brought up to date by reading only the rows changed since, which a
+cheap fingerprint of the table detects, so a look-up does not scan the directory: the entries
+sharing the most title words are compared, those with the same website host and, in SQL, those
+of the same lead organisation in the same commune. ``DuplicateFinder`` serves many look-ups
+(an import) with one refresh and the communes and leads it read kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from difflib import SequenceMatcher
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..extensions import db
 from ..models import (
@@ -49,9 +60,18 @@ REASON_SAME_WEBSITE = "même site web"
 
 VERY_CLOSE = 0.85  # a title this close is a likely duplicate on its own
 CLOSE = 0.6  # ... this close, with the same commune or lead organisation
-TITLE_CANDIDATES = 2000  # rows read per title prefilter (id and title only)
+TITLE_CANDIDATES = 150  # entries compared per title: those sharing the most title words
 OTHER_CANDIDATES = 200
 LARGE_BLOCK = 200  # pair listing: a word shared by more entries than this is not a clue
+PREFIX = 5  # a longer word is also indexed by its first letters (« aidant », « aidante »)
+# A transaction commits rows stamped when it flushed, possibly before rows already seen:
+# each refresh re-reads the rows updated this long before the latest update it saw.
+REFRESH_MARGIN = timedelta(minutes=10)
+FULL_RELOAD_SECONDS = 3600  # and a full reload now and then bounds any staleness left
+EXTENSION_KEY = "duplicates_index"
+REBUILD_PAIRS_AFTER = 2000  # changed entries beyond which the pair listing is built again
+BACKGROUND_PAIRS_FROM = 5000  # published entries from which the first build runs in a thread
+WHOLE_TABLE_FACTS = 5000  # communes and leads of more entries are read table by table
 
 _STOP_TEXT = """
 a au aux avec ce ces d dans de des du elle en et l la le les leur leurs lui ma mais me
@@ -60,8 +80,6 @@ toi ton tu un une vos votre vous y c est sont ete etre plus tout tous toute tout
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+")
-# Letters that French writes with or without an accent (é, è, ê, à, ç, ï, ô, ù, ÿ...).
-_ACCENTABLE = frozenset("aeiouyc")
 
 
 @dataclass
@@ -94,10 +112,24 @@ class Pair:
 # -- text helpers ---------------------------------------------------------------------------
 
 
+def _fold_char(char: str) -> str:
+    return fold(f"a{char}a")[1:-1]  # padded: fold() strips, and a space must stay one
+
+
+# ``fold`` character by character, as one C-level ``str.translate`` (Latin letters, punctuation
+# and symbols): building the index folds every title of the directory.
+_FOLD_TABLE = {code: _fold_char(chr(code)) for code in range(0x80, 0x2500)}
+
+
+def _fast_fold(text: str) -> str:
+    folded = text.translate(_FOLD_TABLE)
+    return folded.lower() if folded.isascii() else fold(text)
+
+
 def words(title: str | None) -> list[str]:
     """Significant words of a title: folded, stop words dropped, plurals reduced."""
     result = []
-    for word in _WORD.findall(fold(title or "")):
+    for word in _WORD.findall(_fast_fold(title or "")):
         if word in STOP_WORDS or (len(word) < 2 and not word.isdigit()):
             continue
         if len(word) > 3 and word[-1] in "sx":
@@ -162,16 +194,6 @@ def website_key(url: str | None) -> str | None:
     return host + path
 
 
-def _like_pattern(word: str) -> str:
-    """``solidarite`` -> ``%s_l_d_r_t_%``: matches the word with or without accents."""
-    return "%" + "".join("_" if char in _ACCENTABLE else char for char in word) + "%"
-
-
-def _selective(word: str) -> int:
-    """How much a word narrows a LIKE search: its letters that are written one way only."""
-    return sum(1 for char in word if char not in _ACCENTABLE) + (len(word) > 6)
-
-
 # -- reading the data being entered -----------------------------------------------------------
 
 
@@ -184,7 +206,9 @@ class _Probe:
     website: str | None
 
 
-def _probe(kind: str, data: dict[str, Any]) -> _Probe:
+def _probe(
+    kind: str, data: dict[str, Any], organisation_ids: Callable[[list[str]], set[int]]
+) -> _Probe:
     title_key = "title" if kind == INITIATIVE else "name"
     title = data.get(title_key) if isinstance(data.get(title_key), str) else ""
     communes: set[str] = set()
@@ -202,9 +226,7 @@ def _probe(kind: str, data: dict[str, Any]) -> _Probe:
             and (link.get("role") or OrganisationRole.PORTEUR.value) == OrganisationRole.PORTEUR
         ]
         if slugs:
-            leads = set(
-                db.session.scalars(sa.select(Organisation.id).where(Organisation.slug.in_(slugs)))
-            )
+            leads = organisation_ids(slugs)
     else:
         code = data.get("commune_code")
         if isinstance(code, str) and code.strip():
@@ -213,7 +235,7 @@ def _probe(kind: str, data: dict[str, Any]) -> _Probe:
     return _Probe(title or "", words(title), communes, leads, website_key(website))
 
 
-# -- candidates ---------------------------------------------------------------------------------
+# -- the in-memory index ------------------------------------------------------------------------
 
 
 def _model(kind: str) -> type:
@@ -226,57 +248,359 @@ def _title_column(model: type):
     return model.title if model is Initiative else model.name
 
 
-def _candidate_ids(
-    kind: str, probe: _Probe, statuses: tuple[Status, ...], exclude_id: int | None
-) -> dict[int, str]:
-    """Ids (with their titles) of entries worth comparing, narrowed in SQL."""
-    model = _model(kind)
-    title = _title_column(model)
-    base = sa.select(model.id, title).where(model.status.in_(statuses))
-    if exclude_id is not None:
-        base = base.where(model.id != exclude_id)
-    found: dict[int, str] = {}
+def _keys(entry_words: Iterable[str]) -> set[str]:
+    """Index keys of a title: its words, and the first letters of its longer words."""
+    keys = set(entry_words)
+    keys.update(word[:PREFIX] + "*" for word in list(keys) if len(word) > PREFIX)
+    return keys
 
-    # The two most selective significant words of the title. No other condition here, so that
-    # SQLite reads the small title index rather than the table; statuses are checked after.
-    chosen = sorted(set(probe.words), key=_selective, reverse=True)[:2]
-    by_title: dict[int, str] = {}
-    for word in chosen:
-        if _selective(word) < 2:
-            continue
-        query = sa.select(model.id, title).where(title.ilike(_like_pattern(word)))
-        by_title.update(db.session.execute(query.limit(TITLE_CANDIDATES)).all())
-    for chunk in _chunks(sorted(set(by_title) - {exclude_id})):
-        kept = db.session.scalars(
-            sa.select(model.id).where(model.id.in_(chunk), model.status.in_(statuses))
-        )
-        found.update((entry_id, by_title[entry_id]) for entry_id in kept)
 
-    if probe.website:
-        host = probe.website.split("/", 1)[0]
-        query = base.where(model.website.ilike(f"%{_escape_like(host)}%", escape="\\")).limit(
-            OTHER_CANDIDATES
-        )
-        found.update(db.session.execute(query).all())
+class _Row:
+    __slots__ = ("site", "status", "title", "website", "words")
 
-    if kind == INITIATIVE and probe.leads and probe.communes:
-        query = (
-            base.join(InitiativeOrganisation, InitiativeOrganisation.initiative_id == model.id)
-            .join(Place, Place.initiative_id == model.id)
-            .where(
-                InitiativeOrganisation.organisation_id.in_(probe.leads),
-                InitiativeOrganisation.role == OrganisationRole.PORTEUR,
-                Place.commune_code.in_(probe.communes),
-            )
-            .distinct()
-            .limit(OTHER_CANDIDATES)
-        )
-        found.update(db.session.execute(query).all())
+    def __init__(
+        self, title: str, entry_words: tuple[str, ...], status: Status, website: str | None
+    ) -> None:
+        self.title = title
+        self.words = entry_words
+        self.status = status
+        self.website = website
+        self.site = website_key(website)
+
+
+def _block_words(row: _Row | None) -> set[str]:
+    """What puts a published entry in a block of the pair listing: its title words, and its
+    website written ``//site`` (no title word holds a slash)."""
+    if row is None or row.status != Status.PUBLISHED:
+        return set()
+    found = {word for word in row.words if len(word) >= 3 or word.isdigit()}
+    if row.site:
+        found.add("//" + row.site)
     return found
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+class _TitleIndex:
+    """Title words, status and website key of every entry of one kind (see the module doc)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.lock = threading.RLock()
+        self.rows: dict[int, _Row] = {}
+        self.by_key: dict[str, set[int]] = defaultdict(set)
+        self.by_host: dict[str, set[int]] = defaultdict(set)
+        self.block_size: dict[str, int] = defaultdict(int)  # published entries per block word
+        self.fingerprint: tuple | None = None
+        self.loaded_at = 0.0
+        # The pair listing, once asked for, is kept up to date from the entries changed since
+        # (``changes``: their rows as the listing last saw them, None if they were not there).
+        self.pairs: _PairGraph | None = None
+        self.changes: dict[int, _Row | None] = {}
+        self.tracking = False  # whether changes are recorded (from the listing's first build)
+        self.builder: threading.Thread | None = None  # the first build, when in the background
+
+    def _columns(self) -> tuple:
+        model = _model(self.kind)
+        return (model.id, _title_column(model), model.status, model.website)
+
+    def refresh(self) -> None:
+        """Bring the index up to date with what the session sees (call with ``lock`` held)."""
+        model = _model(self.kind)
+        # The latest update per status reads the (status, updated_at) index, not the table.
+        latest = [
+            sa.select(sa.func.max(model.updated_at)).where(model.status == status).scalar_subquery()
+            for status in Status
+        ]
+        row = db.session.execute(
+            sa.select(sa.func.count(model.id), sa.func.max(model.id), *latest)
+        ).one()
+        stamps = [stamp for stamp in row[2:] if stamp is not None]
+        fingerprint = (row[0], row[1], max(stamps) if stamps else None)
+        expired = time.monotonic() - self.loaded_at > FULL_RELOAD_SECONDS
+        if fingerprint == self.fingerprint and not expired:
+            return
+        previous = self.fingerprint
+        if previous is None or expired or fingerprint[0] < len(self.rows):
+            self._reload(fingerprint)
+            return
+        _, seen_top, seen_last = previous
+        changed = []
+        if seen_last is not None:
+            # Every status is named so that SQLite reads the (status, updated_at) index.
+            changed += db.session.execute(
+                sa.select(*self._columns()).where(
+                    model.status.in_(list(Status)), model.updated_at >= seen_last - REFRESH_MARGIN
+                )
+            ).all()
+        # Rows may be inserted with an old update time (demo data, restored backups).
+        changed += db.session.execute(
+            sa.select(*self._columns()).where(model.id > (seen_top or 0))
+        ).all()
+        for row in changed:
+            self._put(*row)
+        if len(self.rows) != fingerprint[0]:  # rows were deleted
+            self._reload(fingerprint)
+            return
+        self.fingerprint = fingerprint
+
+    def _reload(self, fingerprint: tuple) -> None:
+        seen = set()
+        for entry_id, title, status, website in db.session.execute(sa.select(*self._columns())):
+            self._put(entry_id, title, status, website)
+            seen.add(entry_id)
+        for entry_id in set(self.rows) - seen:
+            self._note(entry_id)
+            self._drop(entry_id, self.rows.pop(entry_id))
+        self.fingerprint = fingerprint
+        self.loaded_at = time.monotonic()
+
+    def _note(self, entry_id: int) -> None:
+        if self.tracking and entry_id not in self.changes:
+            self.changes[entry_id] = self.rows.get(entry_id)
+
+    def _put(self, entry_id: int, title: str, status: Status, website: str | None) -> None:
+        title = title or ""
+        old = self.rows.get(entry_id)
+        if old is not None:
+            if old.title == title and old.status == status and old.website == website:
+                return
+            self._drop(entry_id, old)
+        self._note(entry_id)
+        if old is not None and old.title == title:
+            entry_words = old.words  # folding is the costly part of a reload
+        else:
+            entry_words = tuple(sys.intern(word) for word in words(title))
+        row = _Row(title, entry_words, status, website)
+        self.rows[entry_id] = row
+        for key in _keys(row.words):
+            self.by_key[key].add(entry_id)
+        if row.site:
+            self.by_host[row.site.split("/", 1)[0]].add(entry_id)
+        for word in _block_words(row):
+            self.block_size[word] += 1
+
+    def _drop(self, entry_id: int, row: _Row) -> None:
+        for key in _keys(row.words):
+            self.by_key[key].discard(entry_id)
+        if row.site:
+            self.by_host[row.site.split("/", 1)[0]].discard(entry_id)
+        for word in _block_words(row):
+            self.block_size[word] -= 1
+
+    def title_candidates(
+        self, probe_words: list[str], statuses: frozenset, exclude_id: int | None
+    ) -> list[int]:
+        """The entries sharing the most title keys with the probe (rarer keys break ties)."""
+        postings = sorted(
+            (ids for key in _keys(probe_words) if (ids := self.by_key.get(key))), key=len
+        )
+        shared: Counter[int] = Counter()
+        for ids in postings:
+            shared.update(ids)  # counted in C: common words have thousands of entries
+        for ids in postings[: (len(postings) + 2) // 3]:
+            shared.update(ids)  # the rarest third of the keys counts double
+        rows = self.rows
+        found: list[int] = []
+        boundary: int | None = None
+        for entry_id, weight in shared.most_common():
+            if boundary is not None and weight < boundary:
+                break
+            if entry_id == exclude_id or rows[entry_id].status not in statuses:
+                continue
+            found.append(entry_id)
+            if len(found) == TITLE_CANDIDATES:
+                boundary = weight  # ties with the last one are kept, the lowest ids chosen
+        if len(found) > TITLE_CANDIDATES:
+            last = shared[found[TITLE_CANDIDATES - 1]]
+            kept = [i for i in found if shared[i] > last]
+            ties = sorted(i for i in found if shared[i] == last)
+            found = kept + ties[: TITLE_CANDIDATES - len(kept)]
+        return found
+
+    # pair listing
+
+    def snapshot_for_pairs(self) -> tuple[dict[int, _Row], list[list[int]]]:
+        """What the first build of the listing compares: the rows and the blocks as they are
+        now (``lock`` held); the changes made while it runs are recorded, then applied."""
+        self.tracking = True
+        self.changes = {}
+        blocks = [
+            self.block(word) for word, size in self.block_size.items() if self.eligible(word, size)
+        ]
+        return dict(self.rows), blocks
+
+    def eligible(self, word: str, size: int | None = None) -> bool:
+        size = self.block_size.get(word, 0) if size is None else size
+        return 2 <= size <= LARGE_BLOCK
+
+    def block(self, word: str) -> list[int]:
+        """Published entries having ``word`` (a block of the pair listing)."""
+        rows = self.rows
+        if word.startswith("//"):
+            site = word[2:]
+            return [
+                i
+                for i in self.by_host.get(site.split("/", 1)[0], ())
+                if rows[i].site == site and rows[i].status == Status.PUBLISHED
+            ]
+        return [i for i in self.by_key.get(word, ()) if rows[i].status == Status.PUBLISHED]
+
+    def compared(self, first: int, second: int) -> bool:
+        """Whether the listing compares the two entries (a shared block or website)."""
+        a, b = self.rows.get(first), self.rows.get(second)
+        if a is None or b is None:
+            return False
+        return any(self.eligible(word) for word in _block_words(a) & _block_words(b))
+
+
+class _PairGraph:
+    """Title similarity of every compared pair of published entries that is close enough
+    (or shares the website), kept up to date entry by entry: an edit costs the comparisons
+    of one entry with its blocks, not the whole listing again."""
+
+    def __init__(self, rows: dict[int, _Row], blocks: list[list[int]]) -> None:
+        """The build from scratch: no lock and no database needed (see ``snapshot_for_pairs``);
+        about a minute of CPU for 100,000 look-alike demo entries."""
+        self.similar: dict[tuple[int, int], float] = {}
+        self.partners: dict[int, set[int]] = defaultdict(set)
+        # Verdicts of the similar pairs, judged again when a pair or its entries' communes or
+        # leads change (``dirty``), and the listing sorted from them.
+        self.verdicts: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        self.dirty: set[tuple[int, int]] = set()
+        self.communes: dict[int, frozenset] = {}
+        self.leads: dict[int, frozenset] = {}
+        self.facts_state: tuple | None = None
+        self.sorted: list[tuple[float, int, int, list[str]]] | None = None
+        compared: set[tuple[int, int]] = set()
+        for block in blocks:
+            ordered = sorted(block)
+            for position, first in enumerate(ordered):
+                for second in ordered[position + 1 :]:
+                    compared.add((first, second))
+        scorer: _Scorer | None = None
+        for first, second in sorted(compared):
+            if scorer is None or scorer.key != first:
+                scorer = _Scorer(rows[first].words)
+                scorer.key = first
+            self._judge(rows, scorer, first, second)
+
+    def _judge(self, rows: dict[int, _Row], scorer: _Scorer, first: int, second: int) -> None:
+        a, b = (first, second) if first < second else (second, first)
+        value = scorer(rows[second if scorer.key == first else first].words, CLOSE)
+        site = rows[a].site
+        if value >= CLOSE or (site and site == rows[b].site):
+            self.similar[(a, b)] = value
+            self.partners[a].add(b)
+            self.partners[b].add(a)
+            self.dirty.add((a, b))
+
+    def _forget(self, first: int, second: int) -> None:
+        a, b = (first, second) if first < second else (second, first)
+        self.similar.pop((a, b), None)
+        self.partners[a].discard(b)
+        self.partners[b].discard(a)
+        self.dirty.add((a, b))
+
+    def update(self, index: _TitleIndex, changes: dict[int, _Row | None]) -> None:
+        """Account for the entries changed since (``changes``: their rows as last seen)."""
+        rows = index.rows
+        # Blocks that crossed the size limit gain or lose the pairs of their other members.
+        touched: set[str] = set()
+        for entry_id, old in changes.items():
+            touched |= _block_words(old) | _block_words(rows.get(entry_id))
+        for word in touched:
+            now = index.block_size.get(word, 0)
+            before = now
+            for entry_id, old in changes.items():
+                before += (word in _block_words(old)) - (word in _block_words(rows.get(entry_id)))
+            if index.eligible(word, before) == index.eligible(word, now):
+                continue
+            members = sorted(index.block(word))
+            if index.eligible(word, now):
+                for position, first in enumerate(members):
+                    scorer = _Scorer(rows[first].words)
+                    scorer.key = first
+                    for second in members[position + 1 :]:
+                        self._judge(rows, scorer, first, second)
+            else:
+                for first in members:
+                    for second in list(self.partners.get(first, ())):
+                        if not index.compared(first, second):
+                            self._forget(first, second)
+        # The changed entries themselves are compared again with their blocks.
+        for entry_id in changes:
+            for partner in list(self.partners.pop(entry_id, ())):
+                self._forget(entry_id, partner)
+            self.communes.pop(entry_id, None)  # an organisation's commune is on its row
+            self.leads.pop(entry_id, None)
+            row = rows.get(entry_id)
+            if row is None or row.status != Status.PUBLISHED:
+                continue
+            others: set[int] = set()
+            for word in _block_words(row):
+                if index.eligible(word):
+                    others.update(index.block(word))
+            others.discard(entry_id)
+            scorer = _Scorer(row.words)
+            scorer.key = entry_id
+            for other in others:
+                self._judge(rows, scorer, entry_id, other)
+
+    def listing(self, kind: str, index: _TitleIndex) -> list[tuple[float, int, int, list[str]]]:
+        """Likely pairs as ``(-score, first, second, reasons)``, most likely first."""
+        if kind == INITIATIVE:
+            # Places and links may change without their initiative's row: when they did, the
+            # communes and leads of the listed entries are read again and compared.
+            state = _links_fingerprint(kind)
+            if state != self.facts_state:
+                involved = [entry_id for entry_id, partners in self.partners.items() if partners]
+                communes, leads = _facts(kind, involved)
+                for entry_id in involved:
+                    here = frozenset(communes.get(entry_id, ()))
+                    lead = frozenset(leads.get(entry_id, ()))
+                    if self.communes.get(entry_id) != here or self.leads.get(entry_id) != lead:
+                        self.communes[entry_id], self.leads[entry_id] = here, lead
+                        for partner in self.partners[entry_id]:
+                            self.dirty.add((min(entry_id, partner), max(entry_id, partner)))
+                self.facts_state = state
+        missing = {entry_id for pair in self.dirty for entry_id in pair} - set(self.communes)
+        if missing:
+            communes, leads = _facts(kind, missing)
+            for entry_id in missing:
+                self.communes[entry_id] = frozenset(communes.get(entry_id, ()))
+                self.leads[entry_id] = frozenset(leads.get(entry_id, ()))
+        rows = index.rows
+        for first, second in self.dirty:
+            value = self.similar.get((first, second))
+            verdict = None
+            if value is not None:
+                site = rows[first].site
+                verdict = _judge(
+                    value,
+                    bool(self.communes[first] & self.communes[second]),
+                    bool(self.leads[first] & self.leads[second]),
+                    bool(site) and site == rows[second].site,
+                )
+            if verdict:
+                self.verdicts[(first, second)] = verdict
+            else:
+                self.verdicts.pop((first, second), None)
+        if self.dirty or self.sorted is None:
+            self.dirty = set()
+            self.sorted = sorted(
+                (-score, first, second, reasons)
+                for (first, second), (score, reasons) in self.verdicts.items()
+            )
+        return self.sorted
+
+
+def _index(kind: str) -> _TitleIndex:
+    """The application's index of ``kind`` (one per process, shared by its threads)."""
+    _model(kind)
+    indexes = current_app.extensions.setdefault(EXTENSION_KEY, {})
+    index = indexes.get(kind)
+    if index is None:
+        index = indexes.setdefault(kind, _TitleIndex(kind))
+    return index
 
 
 def _facts(kind: str, ids: Iterable[int]) -> tuple[dict[int, set[str]], dict[int, set[int]]]:
@@ -286,33 +610,36 @@ def _facts(kind: str, ids: Iterable[int]) -> tuple[dict[int, set[str]], dict[int
     leads: dict[int, set[int]] = defaultdict(set)
     if not ids:
         return communes, leads
-    for chunk in _chunks(ids):
+    # Many ids (the pair listing): reading the whole tables once beats hundreds of IN lists.
+    whole = len(ids) > WHOLE_TABLE_FACTS
+    wanted = set(ids)
+    for chunk in [None] if whole else _chunks(ids):
         if kind == INITIATIVE:
-            rows = db.session.execute(
-                sa.select(Place.initiative_id, Place.commune_code).where(
-                    Place.initiative_id.in_(chunk), Place.commune_code.is_not(None)
-                )
+            query = sa.select(Place.initiative_id, Place.commune_code).where(
+                Place.commune_code.is_not(None)
             )
-            for entry_id, code in rows:
-                communes[entry_id].add(code)
-            rows = db.session.execute(
-                sa.select(
-                    InitiativeOrganisation.initiative_id, InitiativeOrganisation.organisation_id
-                ).where(
-                    InitiativeOrganisation.initiative_id.in_(chunk),
-                    InitiativeOrganisation.role == OrganisationRole.PORTEUR,
-                )
-            )
-            for entry_id, organisation_id in rows:
-                leads[entry_id].add(organisation_id)
+            if chunk is not None:
+                query = query.where(Place.initiative_id.in_(chunk))
+            for entry_id, code in db.session.execute(query):
+                if entry_id in wanted:
+                    communes[entry_id].add(code)
+            query = sa.select(
+                InitiativeOrganisation.initiative_id, InitiativeOrganisation.organisation_id
+            ).where(InitiativeOrganisation.role == OrganisationRole.PORTEUR)
+            if chunk is not None:
+                query = query.where(InitiativeOrganisation.initiative_id.in_(chunk))
+            for entry_id, organisation_id in db.session.execute(query):
+                if entry_id in wanted:
+                    leads[entry_id].add(organisation_id)
         else:
-            rows = db.session.execute(
-                sa.select(Organisation.id, Organisation.commune_code).where(
-                    Organisation.id.in_(chunk), Organisation.commune_code.is_not(None)
-                )
+            query = sa.select(Organisation.id, Organisation.commune_code).where(
+                Organisation.commune_code.is_not(None)
             )
-            for entry_id, code in rows:
-                communes[entry_id].add(code)
+            if chunk is not None:
+                query = query.where(Organisation.id.in_(chunk))
+            for entry_id, code in db.session.execute(query):
+                if entry_id in wanted:
+                    communes[entry_id].add(code)
     return communes, leads
 
 
@@ -362,116 +689,229 @@ def find_duplicates(
     ``kind`` is "initiative" or "organisation"; ``exclude_id`` leaves out the entry being
     edited. Archived and draft entries are left out unless ``statuses`` says otherwise.
     """
-    model = _model(kind)
-    if not isinstance(data, dict):
-        return []
-    probe = _probe(kind, data)
-    if not probe.words and not probe.website:
-        return []
-    candidates = _candidate_ids(kind, probe, statuses, exclude_id)
-    if not candidates:
-        return []
-    scorer = _Scorer(probe.words)
-    similar = {entry_id: scorer(words(text), CLOSE) for entry_id, text in candidates.items()}
-    # Only the entries that could pass are read in full.
-    hopeful = [i for i, s in similar.items() if s >= CLOSE] + [
-        i for i, s in similar.items() if s < CLOSE
-    ][: OTHER_CANDIDATES * 2]
-    communes, leads = _facts(kind, hopeful)
-    websites = dict(
-        db.session.execute(sa.select(model.id, model.website).where(model.id.in_(hopeful))).all()
-    )
-    scored: list[tuple[float, list[str], int]] = []
-    for entry_id in hopeful:
-        verdict = _judge(
-            similar[entry_id],
-            bool(probe.communes & communes.get(entry_id, set())),
-            bool(probe.leads & leads.get(entry_id, set())),
-            probe.website is not None and website_key(websites.get(entry_id)) == probe.website,
+    return DuplicateFinder(kind).find(data, exclude_id, limit, statuses=statuses)
+
+
+class DuplicateFinder:
+    """``find_duplicates`` for many entries of one kind (an import checks thousands of rows):
+    the index is brought up to date once, and the communes, lead organisations and
+    organisation slugs read along the way are kept. Use it within one transaction."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.model = _model(kind)
+        self.index = _index(kind)
+        with self.index.lock:
+            self.index.refresh()
+        self.communes: dict[int, set[str]] = {}
+        self.leads: dict[int, set[int]] = {}
+        self.organisation_ids: dict[str, int | None] = {}
+
+    def find(
+        self,
+        data: dict[str, Any],
+        exclude_id: int | None = None,
+        limit: int = 5,
+        *,
+        statuses: tuple[Status, ...] = (Status.PUBLISHED, Status.PROPOSED),
+    ) -> list[Candidate]:
+        if not isinstance(data, dict):
+            return []
+        probe = _probe(self.kind, data, self._organisation_ids)
+        if not probe.words and not probe.website:
+            return []
+        wanted = frozenset(statuses)
+        index = self.index
+        scorer = _Scorer(probe.words)
+        similar: dict[int, float] = {}
+        with index.lock:
+            rows = index.rows
+            for entry_id in index.title_candidates(probe.words, wanted, exclude_id):
+                similar[entry_id] = scorer(rows[entry_id].words, CLOSE)
+            same_site: set[int] = set()
+            if probe.website:
+                host = probe.website.split("/", 1)[0]
+                for entry_id in index.by_host.get(host, ()):
+                    row = rows[entry_id]
+                    if entry_id == exclude_id or row.status not in wanted:
+                        continue
+                    if row.site == probe.website:
+                        same_site.add(entry_id)
+                    if entry_id not in similar:
+                        similar[entry_id] = scorer(row.words, CLOSE)
+            sites = {entry_id: rows[entry_id].site for entry_id in similar}
+        # Below CLOSE only the same website makes a likely duplicate: the communes and leads of
+        # the others are not needed.
+        hopeful = sorted(i for i, value in similar.items() if value >= CLOSE or i in same_site)
+        if self.kind == INITIATIVE and probe.leads and probe.communes:
+            for entry_id in self._same_lead_and_commune(probe, statuses, exclude_id):
+                if entry_id not in similar:
+                    with index.lock:
+                        row = index.rows.get(entry_id)
+                        similar[entry_id] = scorer(row.words, CLOSE) if row else 0.0
+                        sites[entry_id] = row.site if row else None
+                    if similar[entry_id] >= CLOSE:
+                        hopeful.append(entry_id)
+        self._read_facts(hopeful)
+        scored: list[tuple[float, list[str], int]] = []
+        for entry_id in hopeful:
+            verdict = _judge(
+                similar[entry_id],
+                bool(probe.communes & self.communes.get(entry_id, set())),
+                bool(probe.leads & self.leads.get(entry_id, set())),
+                probe.website is not None and sites.get(entry_id) == probe.website,
+            )
+            if verdict:
+                scored.append((verdict[0], verdict[1], entry_id))
+        scored.sort(key=lambda item: (-item[0], item[2]))
+        scored = scored[: max(0, limit)]
+        if not scored:
+            return []
+        model = self.model
+        entries = {
+            row.id: row
+            for row in db.session.scalars(
+                sa.select(model).where(model.id.in_([entry_id for _, _, entry_id in scored]))
+            )
+        }
+        return [
+            Candidate(entries[i], score, reasons) for score, reasons, i in scored if i in entries
+        ]
+
+    def _organisation_ids(self, slugs: list[str]) -> set[int]:
+        missing = [slug for slug in slugs if slug not in self.organisation_ids]
+        if missing:
+            found = dict(
+                db.session.execute(
+                    sa.select(Organisation.slug, Organisation.id).where(
+                        Organisation.slug.in_(missing)
+                    )
+                ).all()
+            )
+            for slug in missing:
+                self.organisation_ids[slug] = found.get(slug)
+        return {self.organisation_ids[slug] for slug in slugs} - {None}
+
+    def _same_lead_and_commune(
+        self, probe: _Probe, statuses: tuple[Status, ...], exclude_id: int | None
+    ) -> list[int]:
+        model = self.model
+        query = (
+            sa.select(model.id)
+            .join(InitiativeOrganisation, InitiativeOrganisation.initiative_id == model.id)
+            .join(Place, Place.initiative_id == model.id)
+            .where(
+                model.status.in_(statuses),
+                InitiativeOrganisation.organisation_id.in_(probe.leads),
+                InitiativeOrganisation.role == OrganisationRole.PORTEUR,
+                Place.commune_code.in_(probe.communes),
+            )
+            .distinct()
+            .limit(OTHER_CANDIDATES)
         )
-        if verdict:
-            scored.append((verdict[0], verdict[1], entry_id))
-    scored.sort(key=lambda item: (-item[0], item[2]))
-    scored = scored[: max(0, limit)]
-    rows = {
-        row.id: row
-        for row in db.session.scalars(
-            sa.select(model).where(model.id.in_([entry_id for _, _, entry_id in scored]))
-        )
-    }
-    return [Candidate(rows[i], score, reasons) for score, reasons, i in scored if i in rows]
+        if exclude_id is not None:
+            query = query.where(model.id != exclude_id)
+        return list(db.session.scalars(query))
+
+    def _read_facts(self, ids: list[int]) -> None:
+        missing = [entry_id for entry_id in ids if entry_id not in self.communes]
+        if not missing:
+            return
+        communes, leads = _facts(self.kind, missing)
+        for entry_id in missing:
+            self.communes[entry_id] = communes.get(entry_id, set())
+            self.leads[entry_id] = leads.get(entry_id, set())
 
 
 # -- pairs among published entries (staff page) ----------------------------------------------
 
 
-def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> Page:
+@dataclass(frozen=True)
+class PairPage(Page):
+    """A page of the listing; ``computing`` while its first build runs in the background."""
+
+    computing: bool = False
+
+
+def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> PairPage:
     """Likely duplicate pairs among published entries, most likely first, paginated.
 
-    Entries are compared within blocks: those sharing a significant title word (words shared
-    by more than ``LARGE_BLOCK`` entries are ignored as clues) and those sharing a website.
+    Entries are compared within blocks: those sharing a significant title word and those
+    sharing a website (a word or website shared by more than ``LARGE_BLOCK`` entries is not a
+    clue). The similar pairs are kept in memory and brought up to date from the entries changed
+    since (``_PairGraph``); the listing itself is kept until entries, places or lead
+    organisations change, so that the next pages cost a query or two. The first build takes a
+    minute for 100,000 look-alike entries: from ``BACKGROUND_PAIRS_FROM`` published entries it
+    runs in a thread of its own and the page says so (``computing``) meanwhile.
     """
     model = _model(kind)
-    title = _title_column(model)
-    rows = db.session.execute(
-        sa.select(model.id, title, model.website).where(model.status == Status.PUBLISHED)
-    ).all()
-    tokens = {entry_id: words(text) for entry_id, text, _ in rows}
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for entry_id, entry_words in tokens.items():
-        for word in set(entry_words):
-            if len(word) >= 3 or word.isdigit():
-                blocks[word].append(entry_id)
-    sites: dict[str, list[int]] = defaultdict(list)
-    site_of: dict[int, str] = {}
-    for entry_id, _, website in rows:
-        key = website_key(website)
-        if key:
-            sites[key].append(entry_id)
-            site_of[entry_id] = key
-
-    compared: set[tuple[int, int]] = set()
-    for members in list(blocks.values()) + list(sites.values()):
-        if len(members) < 2 or len(members) > LARGE_BLOCK:
-            continue
-        ordered = sorted(members)
-        for index, first in enumerate(ordered):
-            for second in ordered[index + 1 :]:
-                compared.add((first, second))
-
-    similar: dict[tuple[int, int], float] = {}
-    involved: set[int] = set()
-    scorer: _Scorer | None = None
-    for first, second in sorted(compared):
-        if scorer is None or scorer.key != first:
-            scorer = _Scorer(tokens[first])
-            scorer.key = first
-        value = scorer(tokens[second], CLOSE)
-        same_site = first in site_of and site_of[first] == site_of.get(second)
-        if value >= CLOSE or same_site:
-            similar[(first, second)] = value
-            involved.update((first, second))
-
-    communes, leads = _facts(kind, involved)
-    found: list[tuple[float, list[str], int, int]] = []
-    for (first, second), value in similar.items():
-        verdict = _judge(
-            value,
-            bool(communes.get(first, set()) & communes.get(second, set())),
-            bool(leads.get(first, set()) & leads.get(second, set())),
-            first in site_of and site_of[first] == site_of.get(second),
-        )
-        if verdict:
-            found.append((verdict[0], verdict[1], first, second))
-    found.sort(key=lambda item: (-item[0], item[2], item[3]))
-
+    index = _index(kind)
     page = max(1, page)
+    with index.lock:
+        index.refresh()
+        changes, index.changes = index.changes, {}
+        if index.pairs is not None and len(changes) > REBUILD_PAIRS_AFTER:
+            index.pairs = None
+        if index.pairs is not None and changes:
+            index.pairs.update(index, changes)
+        if index.pairs is None:
+            if index.builder is not None and index.builder.is_alive():
+                return PairPage(items=[], total=0, page=page, per_page=per_page, computing=True)
+            rows, blocks = index.snapshot_for_pairs()
+            published = sum(1 for row in rows.values() if row.status == Status.PUBLISHED)
+            if published >= BACKGROUND_PAIRS_FROM:
+                index.builder = threading.Thread(
+                    target=_build_pairs,
+                    args=(current_app._get_current_object(), index, rows, blocks),
+                    name=f"duplicate-pairs-{kind}",
+                    daemon=True,
+                )
+                index.builder.start()
+                return PairPage(items=[], total=0, page=page, per_page=per_page, computing=True)
+            _build_pairs(None, index, rows, blocks)
+        found = index.pairs.listing(kind, index)
+
     shown = found[(page - 1) * per_page : page * per_page]
-    ids = {entry_id for _, _, a, b in shown for entry_id in (a, b)}
+    ids = {entry_id for _, a, b, _ in shown for entry_id in (a, b)}
     entries = {row.id: row for row in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
     items = [
-        Pair(entries[a], entries[b], score, reasons)
-        for score, reasons, a, b in shown
+        Pair(entries[a], entries[b], -score, reasons)
+        for score, a, b, reasons in shown
         if a in entries and b in entries
     ]
-    return Page(items=items, total=len(found), page=page, per_page=per_page)
+    return PairPage(items=items, total=len(found), page=page, per_page=per_page)
+
+
+def _build_pairs(
+    app: Any, index: _TitleIndex, rows: dict[int, _Row], blocks: list[list[int]]
+) -> None:
+    """Build the listing from a snapshot, then apply the changes recorded meanwhile."""
+    try:
+        graph = _PairGraph(rows, blocks)
+        with index.lock:
+            changes, index.changes = index.changes, {}
+            graph.update(index, changes)
+            if app is not None:  # in the background: the verdicts too, while nobody waits
+                with app.app_context():
+                    graph.listing(index.kind, index)
+            index.pairs = graph
+    except Exception:
+        if app is None:
+            raise
+        app.logger.exception("Building the duplicate pair listing failed.")
+
+
+def _links_fingerprint(kind: str) -> tuple:
+    """What changes when places or lead organisations change (new rows replace old ones)."""
+    if kind != INITIATIVE:
+        return ()
+    places = db.session.execute(
+        sa.select(sa.func.count(Place.id), sa.func.max(Place.id), sa.func.max(Place.updated_at))
+    ).one()
+    links = db.session.execute(
+        sa.select(
+            sa.func.count(InitiativeOrganisation.organisation_id),
+            sa.func.sum(InitiativeOrganisation.organisation_id),
+        ).where(InitiativeOrganisation.role == OrganisationRole.PORTEUR)
+    ).one()
+    return (*places, *links)

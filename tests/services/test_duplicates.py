@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from factories import make_commune, make_initiative, make_organisation
 
 from directory.extensions import db
-from directory.models import Status
+from directory.models import Initiative, Status
 from directory.services import duplicates
 from directory.services.duplicates import (
     REASON_SAME_COMMUNE,
@@ -168,3 +169,149 @@ def test_duplicate_pairs_lists_published_pairs_once(world):
     assert page.total >= 1
     empty = duplicates.duplicate_pairs("organisation", page=999)
     assert empty.items == []
+
+
+# -- the in-memory index stays true to the database -------------------------------------------
+
+
+def test_index_follows_creations_edits_status_changes_and_deletions(world):
+    data = {"title": "Recyclerie des Calanques Zinzolines"}
+    assert find_duplicates("initiative", data) == []  # the index is built here
+    entry = make_initiative(slug="recyclerie", title="Recyclerie des calanques zinzolines")
+    db.session.commit()
+    assert _slugs(find_duplicates("initiative", data)) == ["recyclerie"]
+
+    entry.title = "Jardin partagé du Vallon"
+    db.session.commit()
+    assert find_duplicates("initiative", data) == []
+    assert _slugs(find_duplicates("initiative", {"title": "Jardin partagé du vallon"})) == [
+        "recyclerie"
+    ]
+
+    entry.status = Status.DRAFT
+    db.session.commit()
+    assert find_duplicates("initiative", {"title": "Jardin partagé du vallon"}) == []
+
+    entry.status = Status.PUBLISHED
+    entry.website = "https://vallon.example/jardin"
+    db.session.commit()
+    found = find_duplicates("initiative", {"title": "Autre", "website": "vallon.example/jardin/"})
+    assert _slugs(found) == ["recyclerie"]
+
+    db.session.delete(entry)
+    db.session.commit()
+    assert find_duplicates("initiative", {"title": "Jardin partagé du vallon"}) == []
+
+
+def test_a_row_stamped_in_the_past_is_seen(world):
+    """Rows may arrive with an old update time (demo data): they are read by their id."""
+    from datetime import datetime
+
+    find_duplicates("initiative", {"title": "x"})
+    entry = make_initiative(slug="ancienne", title="Ludothèque itinérante des Zéphyrins")
+    db.session.flush()
+    db.session.execute(
+        sa.update(Initiative)
+        .where(Initiative.id == entry.id)
+        .values(updated_at=datetime(2001, 1, 1), created_at=datetime(2001, 1, 1))
+    )
+    db.session.commit()
+    found = find_duplicates("initiative", {"title": "Ludothèques itinérantes des zéphyrins"})
+    assert _slugs(found) == ["ancienne"]
+
+
+def test_a_word_and_its_longer_form_meet(world):
+    make_initiative(slug="cafe-aidantes", title="Café des aidantes", commune="13055")
+    db.session.commit()
+    found = find_duplicates("initiative", {"title": "Café des aidants"})
+    assert _slugs(found) == ["cafe-aidantes"]
+    assert found[0].reasons == [REASON_TITLE_VERY_CLOSE]
+
+
+def test_finder_serves_many_look_ups_with_the_same_answers(world):
+    finder = duplicates.DuplicateFinder("initiative")
+    probes = [
+        {"title": "EPICERIE SOLIDAIRE DES ZEPHYRINS"},
+        {"title": "Épicerie zéphyrins à Marseille", "places": [{"commune_code": "13055"}]},
+        {
+            "title": "Épicerie zéphyrins",
+            "organisations": [{"slug": "association-zephyrine", "role": "porteur"}],
+        },
+        {"title": "Tout autre chose", "website": "http://zephyrins.example/epicerie"},
+        {"title": "Ressourcerie numérique du Panier"},
+    ]
+    for probe in probes:
+        expected = [(c.entry.id, c.score, c.reasons) for c in find_duplicates("initiative", probe)]
+        assert [(c.entry.id, c.score, c.reasons) for c in finder.find(probe)] == expected
+    assert len(finder.find(probes[0])) == 1
+
+
+# -- the pair listing is kept up to date --------------------------------------------------------
+
+
+def _pairs(kind="initiative"):
+    page = duplicates.duplicate_pairs(kind, per_page=1000)
+    return {(pair.first.slug, pair.second.slug): pair.reasons for pair in page.items}
+
+
+def _listing_from_scratch(app, kind="initiative"):
+    app.extensions.pop(duplicates.EXTENSION_KEY, None)
+    return _pairs(kind)
+
+
+def test_pair_listing_follows_edits_like_a_listing_from_scratch(app, world):
+    assert _pairs() == {}
+    bis = make_initiative(slug="epicerie-bis", title="Epicerie solidaire des Zephyrins")
+    db.session.commit()
+    assert list(_pairs()) == [("epicerie-solidaire-zephyrine", "epicerie-bis")]
+
+    # Same website, unrelated title.
+    world["unrelated"].website = "https://zephyrins.example/epicerie"
+    db.session.commit()
+    listing = _pairs()
+    assert listing[("epicerie-solidaire-zephyrine", "atelier-velo-quenouille")] == [
+        REASON_SAME_WEBSITE
+    ]
+    assert listing == _listing_from_scratch(app)
+
+    bis.title = "Maison des familles du Panier"
+    db.session.commit()
+    assert ("epicerie-solidaire-zephyrine", "epicerie-bis") not in _pairs()
+
+    # A place added in the same commune turns a close title into a likely pair.
+    bis.title = "Épicerie zéphyrins"
+    db.session.commit()
+    assert ("epicerie-solidaire-zephyrine", "epicerie-bis") not in _pairs()
+    from directory.models import Place
+
+    bis.places.append(Place(commune_code="13055"))
+    db.session.commit()
+    assert _pairs()[("epicerie-solidaire-zephyrine", "epicerie-bis")] == [
+        REASON_TITLE_CLOSE,
+        REASON_SAME_COMMUNE,
+    ]
+    assert _pairs() == _listing_from_scratch(app)
+
+    bis.status = Status.ARCHIVED
+    db.session.commit()
+    assert ("epicerie-solidaire-zephyrine", "epicerie-bis") not in _pairs()
+    assert _pairs() == _listing_from_scratch(app)
+
+
+def test_a_block_growing_past_its_limit_stops_being_a_clue(app, world, monkeypatch):
+    monkeypatch.setattr(duplicates, "LARGE_BLOCK", 3)
+    for number in range(3):
+        make_initiative(slug=f"gruyere-{number}", title=f"Fromagerie Gruyèrebleu {number}")
+    db.session.commit()
+    linked = {pair for pair in _pairs() if "gruyere" in pair[0]}
+    assert len(linked) == 3  # the three share « fromagerie » and « gruyerebleu »
+
+    fourth = make_initiative(slug="gruyere-3", title="Fromagerie Gruyèrebleu 3")
+    db.session.commit()
+    assert not [pair for pair in _pairs() if "gruyere" in pair[0]]
+    assert _pairs() == _listing_from_scratch(app)
+
+    fourth.status = Status.ARCHIVED
+    db.session.commit()
+    assert {pair for pair in _pairs() if "gruyere" in pair[0]} == linked
+    assert _pairs() == _listing_from_scratch(app)

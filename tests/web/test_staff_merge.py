@@ -85,6 +85,28 @@ def test_pairs_page_lists_the_likely_duplicates(staff):
     assert staff.get("/gestion/doublons?type=<script>&page=99999").status_code == 200
 
 
+def test_pairs_page_of_a_large_directory_is_built_in_the_background(app, staff, monkeypatch):
+    from directory.services import duplicates
+
+    monkeypatch.setattr(duplicates, "BACKGROUND_PAIRS_FROM", 1)
+    first = staff.get("/gestion/doublons")
+    assert first.status_code == 200
+    assert "en cours de calcul" in first.get_data(as_text=True)
+    app.extensions[duplicates.EXTENSION_KEY]["initiative"].builder.join(timeout=30)
+    page = staff.get("/gestion/doublons").get_data(as_text=True)
+    assert "en cours de calcul" not in page
+    assert "garder=jardin-partage&amp;retirer=jardin-bis" in page
+
+
+def test_merged_pair_leaves_the_listing(app, staff, csrf_token):
+    assert "retirer=jardin-bis" in staff.get("/gestion/doublons").get_data(as_text=True)
+    response = staff.post(MERGE_URL, data={"csrf_token": csrf_token(staff), "token": _token(app)})
+    assert response.status_code == 302
+    page = staff.get("/gestion/doublons").get_data(as_text=True)
+    assert "retirer=jardin-bis" not in page
+    assert "Aucun doublon probable" in page
+
+
 def test_merge_form_shows_both_entries_side_by_side(staff):
     response = staff.get(MERGE_URL)
     assert response.status_code == 200
