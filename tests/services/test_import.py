@@ -295,6 +295,34 @@ def test_likely_duplicates_are_warned_in_the_dry_run(curator):
     assert any("Doublon probable" in warning for warning in report.rows[0].warnings)
 
 
+def test_every_created_row_is_checked_for_likely_duplicates(curator):
+    make_initiative(title="Café des voisins de la Belle de Mai", commune="13055")
+    db.session.commit()
+    lines = [f"Atelier numéro {number} du Panier,Marseille" for number in range(300)]
+    lines.append("Le café des voisins de la Belle de Mai,Marseille")
+    csv = "Titre,Commune\r\n" + "\r\n".join(lines) + "\r\n"
+    report = run_import(csv.encode(), "d.csv", kind="initiative", user=curator)
+    assert report.counts[CREATE] == 301
+    assert any("Doublon probable" in warning for warning in report.rows[-1].warnings)
+    assert not any("Doublons probables recherchés" in note for note in report.notes)
+
+
+def test_duplicate_checks_stop_when_their_time_is_spent(curator, monkeypatch):
+    from directory.services.exchange import importer
+
+    make_initiative(title="Café des voisins de la Belle de Mai", commune="13055")
+    db.session.commit()
+    monkeypatch.setattr(importer, "DUPLICATE_SECONDS", 0.0)
+    csv = "Titre,Commune\r\nLe café des voisins de la Belle de Mai,Marseille\r\n"
+    report = run_import(csv.encode(), "d.csv", kind="initiative", user=curator)
+    assert report.rows[0].outcome == CREATE
+    assert not report.rows[0].warnings
+    assert (
+        "Doublons probables recherchés pour 0 des 1 créations seulement, faute de temps : "
+        "les suivantes n'ont pas été vérifiées." in report.notes
+    )
+
+
 def test_organisations_import_and_link_from_initiatives(curator):
     report = run_import(read("organisations.csv"), "o.csv", kind="organisation", user=curator,
                         dry_run=False)  # fmt: skip

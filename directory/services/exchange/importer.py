@@ -27,6 +27,7 @@ Rules
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -77,7 +78,9 @@ GEOCODING_LABELS = {
 }
 RICH_FIELDS = ("description", "genesis", "evaluation", "policy_impact", "public_support")
 FLUSH_EVERY = 500
-DUPLICATE_CHECKS = 200  # created rows checked for likely duplicates in a dry run
+# A dry run looks for likely duplicates of every created row, within this many seconds: one
+# look-up takes a few milliseconds, tens in a directory of 100,000 look-alike entries.
+DUPLICATE_SECONDS = 30.0
 _SPLIT = re.compile(r"\s*[;|\n]\s*")
 # Digits, spaces and separators only (a number, a phone number such as +33 4 91 00 00 00):
 # harmless in a spreadsheet, so not refused for its leading + or -.
@@ -729,7 +732,7 @@ def _check_rows(
             if progress and number % 200 == 0:
                 progress(100)
         entries = _load_entries(kind, [row.entry_id for row in report.rows if row.entry_id])
-        duplicate_checks = 0
+        finder = _DuplicateChecks(kind) if check_duplicates else None
         for number, row in enumerate(report.rows, start=1):
             if progress and number % 200 == 0:
                 progress(100)
@@ -753,17 +756,17 @@ def _check_rows(
             row.snapshot = snap
             if entry is None:
                 row.outcome = CREATE
-                if check_duplicates and duplicate_checks < DUPLICATE_CHECKS:
-                    duplicate_checks += 1
-                    _warn_duplicates(row, kind, snap)
+                if finder is not None:
+                    finder.warn(row, snap)
             else:
                 row.outcome = UNCHANGED if snap == base else UPDATE
         if progress:
             progress(len(report.rows) % 200)
-    if check_duplicates and duplicate_checks >= DUPLICATE_CHECKS:
+    if finder is not None and finder.skipped:
         report.notes.append(
-            f"Doublons probables recherchés pour les {DUPLICATE_CHECKS} premières créations "
-            "seulement."
+            f"Doublons probables recherchés pour {finder.checked} des "
+            f"{finder.checked + finder.skipped} créations seulement, faute de temps : "
+            "les suivantes n'ont pas été vérifiées."
         )
 
 
@@ -849,16 +852,28 @@ def _keep_places(data: dict, base: dict | None, lookups: _Lookups) -> None:
     data["places"] = merged
 
 
-def _warn_duplicates(row: RowResult, kind: str, snap: dict) -> None:
-    try:
+class _DuplicateChecks:
+    """Likely duplicates of the created rows, with one index and its look-ups shared by the
+    whole file, until ``DUPLICATE_SECONDS`` are spent."""
+
+    def __init__(self, kind: str) -> None:
         from .. import duplicates
-    except ImportError:  # pragma: no cover - the module ships with the app
-        return
-    for candidate in duplicates.find_duplicates(kind, snap, limit=3):
-        title = candidate.title
-        row.warnings.append(
-            f"Doublon probable : « {_excerpt(title, 80)} » ({', '.join(candidate.reasons)})."
-        )
+
+        self.finder = duplicates.DuplicateFinder(kind)
+        self.deadline = time.monotonic() + DUPLICATE_SECONDS
+        self.checked = 0
+        self.skipped = 0
+
+    def warn(self, row: RowResult, snap: dict) -> None:
+        if time.monotonic() > self.deadline:
+            self.skipped += 1
+            return
+        self.checked += 1
+        for candidate in self.finder.find(snap, limit=3):
+            row.warnings.append(
+                f"Doublon probable : « {_excerpt(candidate.title, 80)} » "
+                f"({', '.join(candidate.reasons)})."
+            )
 
 
 def _load_entries(kind: str, ids: list[int]) -> dict[int, Initiative | Organisation]:
