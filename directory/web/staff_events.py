@@ -128,7 +128,7 @@ def _organisation_choice() -> ChoiceField:
     return ChoiceField("Organisation de l’annuaire", choices=[], default="")
 
 
-def _organisation_name() -> object:
+def _organisation_name() -> StringField:
     return text_field(
         "Autre organisation",
         300,
@@ -171,8 +171,8 @@ class SpeakerAddForm(SpeakerFieldsMixin, BaseForm):
         self.organisation.choices = partner_choices(None)
 
     def validate_speaker(self, field) -> None:
-        new = self.name.data or self.role.data or self.organisation.data
-        if field.data and (new or self.organisation_name.data):
+        new_fields = (self.name, self.role, self.organisation, self.organisation_name)
+        if field.data and any(other.data for other in new_fields):
             raise ValidationError(
                 "Choisissez un intervenant déjà enregistré ou saisissez un nouvel intervenant, "
                 "pas les deux."
