@@ -21,6 +21,7 @@ of the same lead organisation in the same commune. ``DuplicateFinder`` serves ma
 
 from __future__ import annotations
 
+import bisect
 import re
 import sys
 import threading
@@ -71,6 +72,7 @@ FULL_RELOAD_SECONDS = 3600  # and a full reload now and then bounds any stalenes
 EXTENSION_KEY = "duplicates_index"
 REBUILD_PAIRS_AFTER = 2000  # changed entries beyond which the pair listing is built again
 BACKGROUND_PAIRS_FROM = 5000  # published entries from which the first build runs in a thread
+RESORT_FROM = 2000  # changed verdicts from which the listing is sorted again, not patched
 WHOLE_TABLE_FACTS = 5000  # communes and leads of more entries are read table by table
 
 _STOP_TEXT = """
@@ -569,6 +571,8 @@ class _PairGraph:
                 self.communes[entry_id] = frozenset(communes.get(entry_id, ()))
                 self.leads[entry_id] = frozenset(leads.get(entry_id, ()))
         rows = index.rows
+        # A few changed pairs move in the sorted listing; many sort it again.
+        ordered = self.sorted if len(self.dirty) <= RESORT_FROM else None
         for first, second in self.dirty:
             value = self.similar.get((first, second))
             verdict = None
@@ -580,17 +584,26 @@ class _PairGraph:
                     bool(self.leads[first] & self.leads[second]),
                     bool(site) and site == rows[second].site,
                 )
+            old = self.verdicts.pop((first, second), None)
             if verdict:
                 self.verdicts[(first, second)] = verdict
-            else:
-                self.verdicts.pop((first, second), None)
-        if self.dirty or self.sorted is None:
-            self.dirty = set()
-            self.sorted = sorted(
+            if ordered is not None and old != verdict:
+                at = bisect.bisect_left(ordered, (-old[0], first, second)) if old else None
+                if at is not None and ordered[at : at + 1] and ordered[at][1:3] == (first, second):
+                    del ordered[at]
+                elif at is not None:  # not where it should be: sort everything again
+                    ordered = None
+                    continue
+                if verdict:
+                    bisect.insort(ordered, (-verdict[0], first, second, verdict[1]))
+        self.dirty = set()
+        if ordered is None:
+            ordered = sorted(
                 (-score, first, second, reasons)
                 for (first, second), (score, reasons) in self.verdicts.items()
             )
-        return self.sorted
+        self.sorted = ordered
+        return ordered
 
 
 def _index(kind: str) -> _TitleIndex:
@@ -870,8 +883,9 @@ def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> PairPage:
                 return PairPage(items=[], total=0, page=page, per_page=per_page, computing=True)
             _build_pairs(None, index, rows, blocks)
         found = index.pairs.listing(kind, index)
+        total = len(found)
+        shown = found[(page - 1) * per_page : page * per_page]  # the list changes in place
 
-    shown = found[(page - 1) * per_page : page * per_page]
     ids = {entry_id for _, a, b, _ in shown for entry_id in (a, b)}
     entries = {row.id: row for row in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
     items = [
@@ -879,7 +893,7 @@ def duplicate_pairs(kind: str, page: int = 1, per_page: int = 20) -> PairPage:
         for score, a, b, reasons in shown
         if a in entries and b in entries
     ]
-    return PairPage(items=items, total=len(found), page=page, per_page=per_page)
+    return PairPage(items=items, total=total, page=page, per_page=per_page)
 
 
 def _build_pairs(
