@@ -81,6 +81,7 @@ class SearchBackend(Protocol):
         documents: Iterable[Document],
         total: int,
         progress: Callable[[int], None] | None = None,
+        processes: int = 1,
     ) -> int: ...
 
     def match(self, entity_type: str, query: ParsedQuery, mode: Mode) -> Matches: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -28,7 +29,11 @@ def rebuild_with_progress() -> int:
         bar.__enter__()
 
     try:
-        count = indexing.rebuild(progress=lambda n: bar.update(n) if bar else None, on_total=start)
+        count = indexing.rebuild(
+            progress=lambda n: bar.update(n) if bar else None,
+            on_total=start,
+            processes=os.cpu_count() or 1,
+        )
     except indexing.IndexBusy as error:
         raise click.ClickException(
             "L’index est en cours d’écriture par un autre processus ; réessayez dans un instant."

@@ -223,9 +223,15 @@ def _apply_batch(backend: WhooshBackend, timeout: float, limit: int) -> int:
 
 
 def rebuild(
-    progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+    processes: int = 1,
 ) -> int:
-    """Rebuild the whole index from the database; returns the number of entries indexed."""
+    """Rebuild the whole index from the database; returns the number of entries indexed.
+
+    ``processes`` > 1 analyses in that many processes: for the command line, not for a web
+    worker (which should not fork).
+    """
     backend = get_backend()
     with Session(db.engine) as session:
         # Rows recorded before the build are covered by it; later ones will be replayed.
@@ -233,7 +239,7 @@ def rebuild(
         total = count_published(session)
         if on_total:
             on_total(total)
-        count = backend.rebuild(iter_all_documents(session), total, progress)
+        count = backend.rebuild(iter_all_documents(session), total, progress, processes)
         for start in range(0, len(covered), 5000):
             session.execute(
                 sa.delete(SearchOutbox).where(SearchOutbox.id.in_(covered[start : start + 5000]))

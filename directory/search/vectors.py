@@ -31,6 +31,8 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
+from .postings import POSITION_BITS, WeightedPositions, position_keys
+
 POSTINGS_CACHE_BYTES = 96 * 2**20  # decoded postings kept across searches (all segments)
 POSITIONS_CACHE_BYTES = 64 * 2**20  # decoded positions of the words of phrases
 RESULTS_PER_SEARCHER = 256  # query results kept per searcher (per index generation)
@@ -494,11 +496,10 @@ def _phrase_documents(leaf: Searcher, query: wq.Phrase, docnums: np.ndarray) -> 
         reached = keys
         if not len(reached):
             return _EMPTY_DOCS
-        docnums = np.unique(reached >> _POSITION_BITS)
+        docnums = np.unique(reached >> POSITION_BITS)
     return docnums
 
 
-_POSITION_BITS = 32
 _positions = _Postings(POSITIONS_CACHE_BYTES)  # (segment, field, term) -> (keys, documents)
 
 
@@ -518,7 +519,7 @@ def _term_occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> 
 
 def _all_occurrences(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     keys = _occurrences(reader, field, btext, None)
-    return keys, keys >> _POSITION_BITS
+    return keys, keys >> POSITION_BITS
 
 
 def _occurrences(reader, field: str, btext: bytes, docnums: np.ndarray | None) -> np.ndarray:
@@ -526,33 +527,34 @@ def _occurrences(reader, field: str, btext: bytes, docnums: np.ndarray | None) -
     as sorted keys (document << 32 | position). Blocks holding none of them are not read."""
     fmt = reader.schema[field].format
     matcher = reader._terms.matcher(field, btext, fmt)
+    if not isinstance(matcher, W3LeafMatcher) or not isinstance(fmt, WeightedPositions):
+        return _occurrences_one_by_one(matcher, docnums)  # inlined postings of a rare term
+    parts = []
+    start = 0
+    while matcher.is_active() and (docnums is None or start < len(docnums)):
+        if docnums is None or matcher._maxid >= docnums[start]:
+            matcher._read_ids()
+            matcher._read_values()
+            ids = np.asarray(matcher._ids, dtype=np.int64)
+            values = matcher._values
+            if docnums is not None:
+                chosen = np.flatnonzero(np.isin(ids, docnums[start:]))
+                start = int(np.searchsorted(docnums, ids[-1], side="right"))
+                ids, values = ids[chosen], [values[i] for i in chosen.tolist()]
+            parts.append(position_keys(ids, values))
+        matcher._next_block()
+    return np.concatenate(parts) if parts else _EMPTY_DOCS
+
+
+def _occurrences_one_by_one(matcher, docnums: np.ndarray | None) -> np.ndarray:
+    wanted = None if docnums is None else set(docnums.tolist())
     keys: list[int] = []
-    if isinstance(matcher, W3LeafMatcher):
-        start = 0
-        while matcher.is_active() and (docnums is None or start < len(docnums)):
-            if docnums is None or matcher._maxid >= docnums[start]:
-                matcher._read_ids()
-                matcher._read_values()
-                ids = np.asarray(matcher._ids, dtype=np.int64)
-                chosen = (
-                    range(len(ids))
-                    if docnums is None
-                    else np.flatnonzero(np.isin(ids, docnums[start:])).tolist()
-                )
-                for i in chosen:
-                    base = int(ids[i]) << _POSITION_BITS
-                    keys.extend(base | p for p in fmt.decode_positions(matcher._values[i]))
-                if docnums is not None:
-                    start = int(np.searchsorted(docnums, ids[-1], side="right"))
-            matcher._next_block()
-    else:  # inlined postings of a rare term, or another codec
-        wanted = None if docnums is None else set(docnums.tolist())
-        while matcher.is_active():
-            docnum = matcher.id()
-            if wanted is None or docnum in wanted:
-                base = docnum << _POSITION_BITS
-                keys.extend(base | p for p in matcher.value_as("positions"))
-            matcher.next()
+    while matcher.is_active():
+        docnum = matcher.id()
+        if wanted is None or docnum in wanted:
+            base = docnum << POSITION_BITS
+            keys.extend(base | p for p in matcher.value_as("positions"))
+        matcher.next()
     return np.array(keys, dtype=np.int64)
 
 

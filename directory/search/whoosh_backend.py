@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from whoosh import columns, fields, formats, index
+from whoosh import columns, fields, index
 from whoosh import query as wq
 from whoosh.index import LockError
 from whoosh.searching import Searcher
@@ -27,13 +27,16 @@ from .documents import (
     Document,
     document_key,
 )
+from .postings import WeightedPositions
 from .query import ParsedQuery, Unit
 
 PREFIX_EXPANSION = 60  # words a ``solid*`` may stand for: bounds the cost of short prefixes
-REBUILD_MEMORY_MB = 256
+REBUILD_MEMORY_MB = 256  # per process
+PARALLEL_REBUILD_FROM = 2000  # documents; below, starting processes costs more than it saves
+PARALLEL_BATCH = 250  # documents handed to a process at a time
 FUZZY_MIN_LENGTH = 4
 READY_MARKER = "built"  # holds the schema version of the last full build
-SCHEMA_VERSION = "4"  # bump when the schema or the analysis changes: the index is rebuilt
+SCHEMA_VERSION = "5"  # bump when the schema or the analysis changes: the index is rebuilt
 
 
 # One weighted field per kind of entry: a query on one kind then reads no posting of the other
@@ -54,7 +57,7 @@ VOCABULARY_FIELDS = (
 
 def _weighted_field() -> fields.TEXT:
     field = fields.TEXT(analyzer=weighted_analyzer())
-    field.format = formats.PositionBoosts()  # per-token weights (see WeightedTokenizer)
+    field.format = WeightedPositions()  # per-token weights (see WeightedTokenizer)
     return field
 
 
@@ -202,18 +205,24 @@ class WhooshBackend:
         documents: Iterable[Document],
         total: int,
         progress: Callable[[int], None] | None = None,
+        processes: int = 1,
         timeout: float = 60.0,
     ) -> int:
         """Replace the whole index with ``documents`` in one commit (searches go on meanwhile).
 
-        An index of an older schema version is recreated first.
+        With ``processes`` > 1 and enough documents, that many processes analyse them, each
+        writing its own segment (the analysis is most of a rebuild's time). An index of an
+        older schema version is recreated first.
         """
         if index.exists_in(str(self.path)) and not self.exists():
             self.close()
             self.path.mkdir(parents=True, exist_ok=True)
             index.create_in(str(self.path), build_schema())
+        options: dict = {"limitmb": REBUILD_MEMORY_MB}
+        if processes > 1 and total >= PARALLEL_REBUILD_FROM:
+            options.update(procs=processes, multisegment=True, batchsize=PARALLEL_BATCH)
         try:
-            writer = self._open().writer(timeout=timeout, limitmb=REBUILD_MEMORY_MB)
+            writer = self._open().writer(timeout=timeout, **options)
         except LockError as error:
             raise IndexBusy(str(error)) from error
         count = 0
@@ -226,7 +235,8 @@ class WhooshBackend:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(mergetype=CLEAR, optimize=True)
+        # One segment per process, not merged: merging would take as long as one process did.
+        writer.commit(mergetype=CLEAR, optimize="procs" not in options)
         (self.path / READY_MARKER).write_text(SCHEMA_VERSION)
         return count
 

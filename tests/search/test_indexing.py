@@ -179,3 +179,22 @@ def test_rebuild_command_indexes_every_published_entry(app_ctx, runner):
     assert f"Index reconstruit : {count_published(db.session)} fiches" in result.output
     assert indexing.get_backend().doc_count() == count_published(db.session)
     assert found("loutre") == 1
+
+
+def test_a_rebuild_in_several_processes_indexes_everything_once(app_ctx, monkeypatch):
+    from directory.search import whoosh_backend
+
+    monkeypatch.setattr(whoosh_backend, "PARALLEL_REBUILD_FROM", 10)
+    monkeypatch.setattr(whoosh_backend, "PARALLEL_BATCH", 10)
+    for number in range(40):
+        make_initiative(title=f"Tortue luth {number}", summary="Des plages surveillées.")
+    make_initiative(title="Tortue brouillon", status=Status.DRAFT)
+    db.session.commit()
+    published = count_published(db.session)
+    assert indexing.rebuild(processes=2) == published
+    backend = indexing.get_backend()
+    with backend._searching() as searcher:
+        assert len(searcher.reader().leaf_readers()) >= 2  # one segment per process
+    assert found("tortue") == 40
+    assert found('"plages surveillées"') == 40
+    assert indexing.verify(repair=False).differences == 0
