@@ -212,6 +212,8 @@ def _schemas() -> dict[str, Any]:
                     "description": TEXT,
                     "questions": _array(_t("string")),
                     "speakers": _array(speaker),
+                    # The initiatives presented at this round table.
+                    "initiatives": _array(_ref("InitiativeRef")),
                 }
             )
         ),

@@ -257,7 +257,7 @@ def event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def _programme_item(item: ProgrammeItem) -> dict[str, Any]:
+def _programme_item(item: ProgrammeItem, presented: list[Initiative]) -> dict[str, Any]:
     speakers = []
     for link in item.speaker_links:
         speaker = link.speaker
@@ -286,6 +286,7 @@ def _programme_item(item: ProgrammeItem) -> dict[str, Any]:
         "description": item.description,
         "questions": item.question_list,
         "speakers": speakers,
+        "initiatives": [initiative_ref(initiative) for initiative in presented],
     }
 
 
@@ -302,7 +303,9 @@ def event_detail(page: EventPage) -> dict[str, Any]:
                 for link in page.partners
             ],
             "programme": [
-                _programme_item(item) for section in page.sections for item in section.items
+                _programme_item(item, page.presented_at.get(item.id, []))
+                for section in page.sections
+                for item in section.items
             ],
             "workshops": [
                 {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from factories import make_event, make_initiative, make_organisation
 
 from directory.extensions import db
-from directory.models import Status
+from directory.models import Event, ProgrammeKind, Status
+from directory.models.event import event_initiative
 
 
 def test_organisations_list_and_filters(app, client):
@@ -95,3 +97,38 @@ def test_commune_lookup_for_autocomplete(client):
     assert codes("q=13090&limit=1") == ["13001"]  # Aix-en-Provence by its postcode
     assert all(code.startswith("84") for code in codes("q=saint&departement=84"))
     assert codes("q=%20") == []
+
+
+def test_a_round_table_lists_the_initiatives_presented_there(app, client):
+    with app.app_context():
+        event = db.session.scalar(sa.select(Event).where(Event.slug == "journee-regionale-2011"))
+        round_table = next(i for i in event.programme if i.kind == ProgrammeKind.TABLE_RONDE)
+        presented = make_initiative(slug="presentee-table-ronde")
+        elsewhere = make_initiative(slug="presentee-sans-table")
+        hidden = make_initiative(slug="presentee-brouillon", status=Status.DRAFT)
+        db.session.flush()
+        for initiative, item in (
+            (presented, round_table),
+            (elsewhere, None),
+            (hidden, round_table),
+        ):
+            db.session.execute(
+                sa.insert(event_initiative).values(
+                    event_id=event.id,
+                    initiative_id=initiative.id,
+                    programme_item_id=item.id if item else None,
+                )
+            )
+        db.session.commit()
+        title = round_table.title
+
+    data = client.get("/api/v1/events/journee-regionale-2011").get_json()["data"]
+
+    by_title = {item["title"]: item for item in data["programme"]}
+    assert [i["slug"] for i in by_title[title]["initiatives"]] == ["presentee-table-ronde"]
+    assert sum(len(item["initiatives"]) for item in data["programme"]) == 1
+    assert {i["slug"] for i in data["initiatives"]} >= {
+        "presentee-table-ronde",
+        "presentee-sans-table",
+    }
+    assert "presentee-brouillon" not in {i["slug"] for i in data["initiatives"]}
