@@ -391,7 +391,8 @@ class _TitleIndex:
     def title_candidates(
         self, probe_words: list[str], statuses: frozenset, exclude_id: int | None
     ) -> list[int]:
-        """The entries sharing the most title keys with the probe (rarer keys break ties)."""
+        """The entries sharing the most title keys with the probe, the rarest keys counting
+        double (a commune's name says more than « atelier »), at most ``TITLE_CANDIDATES``."""
         postings = sorted(
             (ids for key in _keys(probe_words) if (ids := self.by_key.get(key))), key=len
         )
