@@ -137,58 +137,74 @@ def _stamp() -> tuple:
 
 def _load(stamp: tuple) -> FacetTable:
     loaded_at = time.monotonic()
-    connection = db.session.connection()  # plain Core rows: no ORM loading for 10^5 pairs
-    rows = connection.execute(
-        sa.select(Initiative.id, Initiative.stage, Initiative.start_year)
-        .where(Initiative.status == Status.PUBLISHED)
-        .order_by(Initiative.id)
-    ).all()
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    stage_index = {stage: number for number, stage in enumerate(STAGES)}
-    stages = np.array([stage_index.get(row[1], -1) for row in rows], dtype=np.int64)
-    years = np.array([row[2] if row[2] is not None else NO_YEAR for row in rows], dtype=np.int64)
-    published = Initiative.status == Status.PUBLISHED
+    connection = db.session.connection()
 
-    def pairs(statement: sa.Select) -> Pairs:
-        found = {(initiative, value) for initiative, value in connection.execute(statement)}
-        values = tuple(sorted({value for _, value in found}))
-        codes = {value: code for code, value in enumerate(values)}
-        initiative_ids = np.array([initiative for initiative, _ in found], dtype=np.int64)
-        rows = np.searchsorted(ids, initiative_ids).clip(max=max(len(ids) - 1, 0))
-        # Each query reads its own snapshot: drop pairs of an initiative published meanwhile.
-        kept = ids[rows] == initiative_ids if len(ids) else np.zeros(len(found), dtype=bool)
-        value_codes = np.array([codes[value] for _, value in found], dtype=np.int64)
-        return Pairs(rows[kept].astype(np.int64), value_codes[kept], values)
+    def fetch(statement: sa.Select) -> list[tuple]:
+        """Rows of a parameter-free statement straight from the database driver, in this
+        session's transaction: SQLAlchemy's result rows and type conversions cost ten times
+        the query for the 10^5 pairs read here (4 s instead of 0.4 s at 100,000)."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(str(statement.compile(dialect=connection.dialect)))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
-    def of_published(initiative_column, value_column) -> Pairs:
-        return pairs(
-            sa.select(initiative_column, value_column)
-            .join(Initiative, Initiative.id == initiative_column)
-            .where(published)
+    published_value = Status.PUBLISHED.value
+    rows = [
+        row
+        for row in fetch(
+            sa.select(Initiative.id, Initiative.status, Initiative.stage, Initiative.start_year)
         )
+        if row[1] == published_value
+    ]
+    rows.sort()
+    count = len(rows)
+    ids = np.fromiter((row[0] for row in rows), np.int64, count)
+    stage_index = {stage.value: number for number, stage in enumerate(STAGES)}
+    stages = np.fromiter((stage_index.get(row[2], -1) for row in rows), np.int64, count)
+    years = np.fromiter((NO_YEAR if row[3] is None else row[3] for row in rows), np.int64, count)
 
+    def pairs(found: list[tuple]) -> Pairs:
+        """Pairs of the published initiatives among ``found`` (initiative id, value), distinct
+        (an organisation may hold two roles in one initiative)."""
+        values = tuple(sorted({row[1] for row in found}))
+        width = max(len(values), 1)
+        codes = {value: code for code, value in enumerate(values)}
+        initiative_ids = np.fromiter((row[0] for row in found), np.int64, len(found))
+        value_codes = np.fromiter((codes[row[1]] for row in found), np.int64, len(found))
+        rows = np.searchsorted(ids, initiative_ids).clip(max=max(count - 1, 0))
+        kept = ids[rows] == initiative_ids if count else np.zeros(len(found), dtype=bool)
+        keys = np.unique(rows[kept] * width + value_codes[kept])
+        return Pairs(keys // width, keys % width, values)
+
+    def of(table_column, value_column) -> Pairs:
+        return pairs(fetch(sa.select(table_column, value_column)))
+
+    # The départements of an initiative: its places' communes and its territories of action
+    # (as ``services.filters.in_departements`` defines them).
+    commune_departement = dict(fetch(sa.select(Commune.code, Commune.departement_code)))
     departements = pairs(
-        sa.union(
-            sa.select(Place.initiative_id, Commune.departement_code)
-            .join(Commune, Commune.code == Place.commune_code)
-            .join(Initiative, Initiative.id == Place.initiative_id)
-            .where(published),
+        [
+            (initiative_id, commune_departement[code])
+            for initiative_id, code in fetch(sa.select(Place.initiative_id, Place.commune_code))
+            if code in commune_departement
+        ]
+        + fetch(
             sa.select(
                 initiative_departement.c.initiative_id, initiative_departement.c.departement_code
             )
-            .join(Initiative, Initiative.id == initiative_departement.c.initiative_id)
-            .where(published),
         )
     )
     return FacetTable(
         ids=ids,
         stages=stages,
         years=years,
-        themes=of_published(initiative_theme.c.initiative_id, initiative_theme.c.theme_id),
-        publics=of_published(initiative_public.c.initiative_id, initiative_public.c.public_id),
+        themes=of(initiative_theme.c.initiative_id, initiative_theme.c.theme_id),
+        publics=of(initiative_public.c.initiative_id, initiative_public.c.public_id),
         departements=departements,
-        events=of_published(event_initiative.c.initiative_id, event_initiative.c.event_id),
-        organisations=of_published(
+        events=of(event_initiative.c.initiative_id, event_initiative.c.event_id),
+        organisations=of(
             InitiativeOrganisation.initiative_id, InitiativeOrganisation.organisation_id
         ),
         stamp=stamp,
