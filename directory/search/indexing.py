@@ -46,6 +46,7 @@ from .whoosh_backend import WhooshBackend
 EXTENSION_KEY = "search_backend"
 DRAIN_BATCH = 1000
 PENDING_FLAG = "search_outbox_pending"
+CHANGED_INITIATIVES = "search_changed_initiatives"  # for the facet table
 
 
 def init_app(app: Flask) -> None:
@@ -121,16 +122,21 @@ def _record_changes(session: Session, _flush_context) -> None:
             ],
         )
         session.info[PENDING_FLAG] = True
+        session.info.setdefault(CHANGED_INITIATIVES, set()).update(
+            entity_id for entity_type, entity_id in changes if entity_type == INITIATIVE
+        )
 
 
 def _forget_pending(session: Session) -> None:
     session.info.pop(PENDING_FLAG, None)
+    session.info.pop(CHANGED_INITIATIVES, None)
 
 
 def _after_commit(session: Session) -> None:
+    changed = session.info.pop(CHANGED_INITIATIVES, set())
     if not session.info.pop(PENDING_FLAG, False):
         return
-    facet_table.invalidate()  # the same changes reach the facet counts
+    facet_table.note_changes(changed)  # the same changes reach the facet counts
     if not has_app_context():
         return
     if EXTENSION_KEY not in current_app.extensions:

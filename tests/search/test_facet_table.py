@@ -122,3 +122,59 @@ def test_ids_outside_the_published_catalogue_are_ignored(weavers):
     assert mask.sum() == 1 and table.ids[mask][0] == published
     assert not table.mask_of(set()).any()
     assert table.mask_of(None).all()
+
+
+def _content(table: facet_table.FacetTable) -> dict:
+    """What a table says, independent of its row numbering and value codes."""
+    content = {
+        "initiatives": sorted(
+            zip(table.ids.tolist(), table.stages.tolist(), table.years.tolist(), strict=True)
+        )
+    }
+    for name in ("themes", "publics", "departements", "events", "organisations"):
+        pairs = getattr(table, name)
+        content[name] = sorted(
+            (int(table.ids[row]), pairs.values[code])
+            for row, code in zip(pairs.rows.tolist(), pairs.codes.tolist(), strict=True)
+        )
+    return content
+
+
+def test_own_edits_patch_the_table_as_a_full_reload_would(weavers):
+    table = facet_table.get_table()
+    other = make_theme(name="Osier et rotin")
+    first, second, third = weavers["published"]
+    first.themes.append(other)
+    first.stage = Stage.EXPERIMENTATION
+    second.status = Status.ARCHIVED
+    weavers["draft"].status = Status.PUBLISHED
+    third.places[0].commune_code = make_commune("34172").code
+    weavers["event"].initiatives.append(third)
+    new = make_initiative(title="Vanniers nouveaux", commune="13055", start_year=2020)
+    db.session.commit()
+    db.session.delete(first)
+    db.session.commit()
+
+    patched = facet_table.get_table()
+    assert patched.loaded_at == table.loaded_at  # patched, not reloaded
+    assert new.id in patched.ids.tolist() and first.id not in patched.ids.tolist()
+    assert _content(patched) == _content(facet_table._load(patched.stamp))
+
+
+def test_another_process_change_with_own_pending_edits_reloads_the_table(weavers):
+    table = facet_table.get_table()
+    weavers["published"][0].start_year = 2015
+    db.session.commit()
+    draft_id = weavers["draft"].id
+    db.session.execute(  # as another process would, after this process's commit
+        sa.update(Initiative)
+        .where(Initiative.id == draft_id)
+        .values(status=Status.PUBLISHED, updated_at=sa.func.current_timestamp())
+    )
+    db.session.commit()
+    fresh = facet_table.get_table()
+    assert fresh.loaded_at > table.loaded_at  # reloaded whole
+    assert draft_id in fresh.ids.tolist()
+    counts = _counts(theme=weavers["theme"].slug)
+    assert counts["theme"][weavers["theme"].slug] == 4
+    assert counts["annee"] == {"2011": 2, "2015": 1}
