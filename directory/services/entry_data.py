@@ -447,14 +447,49 @@ def _by_slug(model: type, slugs: list[str]) -> list:
     return [rows[slug] for slug in slugs]
 
 
-def _apply_initiative(initiative: Initiative, snap: dict) -> None:
+class References:
+    """The rows a snapshot names, read from the database when it is applied.
+
+    An import applies thousands of snapshots: it passes a subclass that serves them from
+    memory (``exchange.importer``). Unknown slugs raise ``WorkflowError``.
+    """
+
+    def themes(self, slugs: list[str]) -> list[Theme]:
+        return _by_slug(Theme, slugs)
+
+    def publics(self, slugs: list[str]) -> list[Public]:
+        return _by_slug(Public, slugs)
+
+    def organisations(self, slugs: list[str]) -> dict[str, Organisation]:
+        return {row.slug: row for row in _by_slug(Organisation, slugs)}
+
+    def departements(self, codes: list[str]) -> list[Departement]:
+        """The départements of ``codes`` in that order, unknown codes left out."""
+        rows = {
+            row.code: row
+            for row in db.session.scalars(sa.select(Departement).where(Departement.code.in_(codes)))
+        }
+        return [rows[code] for code in codes if code in rows]
+
+    def departements_of_communes(self, codes: set[str]) -> list[str]:
+        """Codes of the départements of these communes, sorted."""
+        return sorted(
+            set(
+                db.session.scalars(
+                    sa.select(Commune.departement_code).where(Commune.code.in_(codes))
+                )
+            )
+        )
+
+
+def _apply_initiative(initiative: Initiative, snap: dict, refs: References) -> None:
     for name in INITIATIVE_TEXT_FIELDS:
         setattr(initiative, name, snap.get(name))
     initiative.stage = Stage(snap["stage"]) if snap.get("stage") else None
     initiative.start_year = snap.get("start_year")
     initiative.end_year = snap.get("end_year")
-    initiative.themes = _by_slug(Theme, snap.get("themes") or [])
-    initiative.publics = _by_slug(Public, snap.get("publics") or [])
+    initiative.themes = refs.themes(snap.get("themes") or [])
+    initiative.publics = refs.publics(snap.get("publics") or [])
 
     current_places = snapshot(initiative)["places"] if initiative.id else []
     places = snap.get("places") or []
@@ -464,26 +499,10 @@ def _apply_initiative(initiative: Initiative, snap: dict) -> None:
         ]
     codes = {place["commune_code"] for place in places if place.get("commune_code")}
     if codes:
-        departement_codes = sorted(
-            set(
-                db.session.scalars(
-                    sa.select(Commune.departement_code).where(Commune.code.in_(codes))
-                )
-            )
-        )
-        initiative.departements = list(
-            db.session.scalars(
-                sa.select(Departement)
-                .where(Departement.code.in_(departement_codes))
-                .order_by(Departement.code)
-            )
-        )
+        initiative.departements = refs.departements(refs.departements_of_communes(codes))
 
     wanted = snap.get("organisations") or []
-    organisations = {
-        organisation.slug: organisation
-        for organisation in _by_slug(Organisation, [link["slug"] for link in wanted])
-    }
+    organisations = refs.organisations([link["slug"] for link in wanted])
     existing = {
         (link.organisation.slug, OrganisationRole(link.role).value): link
         for link in initiative.organisation_links
@@ -500,28 +519,23 @@ def _apply_initiative(initiative: Initiative, snap: dict) -> None:
     initiative.organisation_links = links
 
 
-def _apply_organisation(organisation: Organisation, snap: dict) -> None:
+def _apply_organisation(organisation: Organisation, snap: dict, refs: References) -> None:
     for name in ORGANISATION_TEXT_FIELDS:
-        if name == "name":
-            organisation.name = snap["name"]
-        else:
-            setattr(organisation, name, snap.get(name))
+        setattr(organisation, name, snap.get(name))
     organisation.kind = OrganisationKind(snap.get("kind") or OrganisationKind.AUTRE.value)
     organisation.commune_code = snap.get("commune_code")
-    organisation.themes = _by_slug(Theme, snap.get("themes") or [])
-    codes = snap.get("departements") or []
-    rows = {
-        row.code: row
-        for row in db.session.scalars(sa.select(Departement).where(Departement.code.in_(codes)))
-    }
-    organisation.departements = [rows[code] for code in codes if code in rows]
+    organisation.themes = refs.themes(snap.get("themes") or [])
+    organisation.departements = refs.departements(snap.get("departements") or [])
 
 
-def apply_snapshot(entry: Initiative | Organisation, snap: dict) -> None:
+def apply_snapshot(
+    entry: Initiative | Organisation, snap: dict, refs: References | None = None
+) -> None:
+    """Write ``snap`` (normalised) to the row ``entry``; ``refs`` looks up what it names."""
     if isinstance(entry, Initiative):
-        _apply_initiative(entry, snap)
+        _apply_initiative(entry, snap, refs or References())
     else:
-        _apply_organisation(entry, snap)
+        _apply_organisation(entry, snap, refs or References())
 
 
 def lead_organisations(initiative: Initiative) -> list[Organisation]:

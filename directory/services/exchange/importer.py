@@ -907,17 +907,30 @@ def _load_entries(kind: str, ids: list[int]) -> dict[int, Initiative | Organisat
 # -- writing ------------------------------------------------------------------------------
 
 
-class _Cache:
-    """Themes, publics, départements and organisations as rows, for applying snapshots."""
+class _Cache(entry_data.References):
+    """Themes, publics, départements and organisations kept in memory while a file is
+    written: the rows were checked when the file was read, so a look-up is a dictionary's."""
 
     def __init__(self) -> None:
-        self.themes = {row.slug: row for row in db.session.scalars(sa.select(Theme))}
-        self.publics = {row.slug: row for row in db.session.scalars(sa.select(Public))}
-        self.departements = {row.code: row for row in db.session.scalars(sa.select(Departement))}
-        self.commune_departements = dict(
+        self._themes = {row.slug: row for row in db.session.scalars(sa.select(Theme))}
+        self._publics = {row.slug: row for row in db.session.scalars(sa.select(Public))}
+        self._departements = {row.code: row for row in db.session.scalars(sa.select(Departement))}
+        self._commune_departements = dict(
             db.session.execute(sa.select(Commune.code, Commune.departement_code)).all()
         )
         self._organisations: dict[str, Organisation] = {}
+
+    def themes(self, slugs: list[str]) -> list[Theme]:
+        return [self._themes[slug] for slug in slugs]
+
+    def publics(self, slugs: list[str]) -> list[Public]:
+        return [self._publics[slug] for slug in slugs]
+
+    def departements(self, codes: list[str]) -> list[Departement]:
+        return [self._departements[code] for code in codes if code in self._departements]
+
+    def departements_of_communes(self, codes: set[str]) -> list[str]:
+        return sorted({self._commune_departements[code] for code in codes})
 
     def organisations(self, slugs: list[str]) -> dict[str, Organisation]:
         missing = [slug for slug in slugs if slug not in self._organisations]
@@ -927,54 +940,6 @@ class _Cache:
             ):
                 self._organisations[row.slug] = row
         return {slug: self._organisations[slug] for slug in slugs}
-
-
-def _apply_initiative(initiative: Initiative, snap: dict, cache: _Cache) -> None:
-    """The workflow's ``_apply_initiative`` with the look-ups served from ``cache``."""
-    for name in entry_data.INITIATIVE_TEXT_FIELDS:
-        setattr(initiative, name, snap.get(name))
-    initiative.stage = Stage(snap["stage"]) if snap.get("stage") else None
-    initiative.start_year = snap.get("start_year")
-    initiative.end_year = snap.get("end_year")
-    initiative.themes = [cache.themes[slug] for slug in snap.get("themes") or []]
-    initiative.publics = [cache.publics[slug] for slug in snap.get("publics") or []]
-    places = snap.get("places") or []
-    current = workflow.snapshot(initiative)["places"] if initiative.id else []
-    if current != places:
-        initiative.places = [
-            Place(**{key: place.get(key) for key in entry_data.PLACE_KEYS}) for place in places
-        ]
-    codes = {place["commune_code"] for place in places if place.get("commune_code")}
-    if codes:
-        departements = sorted({cache.commune_departements[code] for code in codes})
-        initiative.departements = [cache.departements[code] for code in departements]
-    wanted = snap.get("organisations") or []
-    organisations = cache.organisations([link["slug"] for link in wanted])
-    existing = {
-        (link.organisation.slug, OrganisationRole(link.role).value): link
-        for link in initiative.organisation_links
-    }
-    links = []
-    for position, item in enumerate(wanted):
-        link = existing.get((item["slug"], item["role"]))
-        if link is None:
-            link = InitiativeOrganisation(
-                organisation=organisations[item["slug"]], role=OrganisationRole(item["role"])
-            )
-        link.position = position
-        links.append(link)
-    initiative.organisation_links = links
-
-
-def _apply_organisation(organisation: Organisation, snap: dict, cache: _Cache) -> None:
-    for name in entry_data.ORGANISATION_TEXT_FIELDS:
-        setattr(organisation, name, snap.get(name))
-    organisation.kind = OrganisationKind(snap.get("kind") or OrganisationKind.AUTRE.value)
-    organisation.commune_code = snap.get("commune_code")
-    organisation.themes = [cache.themes[slug] for slug in snap.get("themes") or []]
-    organisation.departements = [
-        cache.departements[code] for code in snap.get("departements") or []
-    ]
 
 
 def _write(
@@ -987,7 +952,6 @@ def _write(
 ) -> None:
     """Write the valid rows in one transaction, with their revisions and the audit entry."""
     model = Initiative if kind == INITIATIVE else Organisation
-    apply = _apply_initiative if kind == INITIATIVE else _apply_organisation
     cache = _Cache()
     lookups_slugs = set(db.session.scalars(sa.select(model.slug)))
     rows = [row for row in report.rows if row.outcome in (CREATE, UPDATE)]
@@ -1030,7 +994,7 @@ def _write(
                 action = RevisionAction.UPDATE
             if row.external_id:
                 entry.external_id = row.external_id
-            apply(entry, snap, cache)
+            entry_data.apply_snapshot(entry, snap, cache)
             pending.append((row, entry, action))
             if len(pending) >= FLUSH_EVERY:
                 _flush_revisions(pending, kind, author_id, comment)
