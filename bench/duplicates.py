@@ -23,41 +23,24 @@ import argparse
 import os
 import random
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export import _flask  # noqa: E402  (bench/export.py: the same instance set-up)
+import demo_instance  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=10_000, help="demo initiatives")
-    parser.add_argument("--instance", type=Path, help="an instance already filled")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    demo_instance.add_arguments(parser)
     parser.add_argument("--titles", type=int, default=50, help="look-ups timed per kind")
     options = parser.parse_args()
-
-    made = options.instance is None
-    instance = options.instance or Path(tempfile.mkdtemp(prefix="bench-duplicates-"))
-    try:
-        if made:
-            started = time.perf_counter()
-            _flask(instance, "setup")
-            _flask(
-                instance, "demo-data", "--count", str(options.count), "--no-index", "--seed", "1"
-            )
-            print(f"instance {instance}: filled in {time.perf_counter() - started:.1f} s")
+    with demo_instance.demo_instance(options, "bench-duplicates-") as instance:
         run(instance, options.titles)
-    finally:
-        if made and not options.keep:
-            shutil.rmtree(instance, ignore_errors=True)
 
 
 def _figures(times: list[float]) -> str:

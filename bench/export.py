@@ -23,20 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def _flask(instance: Path, *args: str) -> None:
-    env = dict(os.environ, DIRECTORY_INSTANCE_PATH=str(instance))
-    command = [sys.executable, "-m", "flask", "--app", "directory", *args]
-    subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+import demo_instance  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -45,25 +39,10 @@ def _peak_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=10_000, help="demo initiatives")
-    parser.add_argument("--instance", type=Path, help="an instance already filled")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    demo_instance.add_arguments(parser)
     options = parser.parse_args()
-
-    made = options.instance is None
-    instance = options.instance or Path(tempfile.mkdtemp(prefix="bench-export-"))
-    try:
-        if made:
-            started = time.perf_counter()
-            _flask(instance, "setup")
-            _flask(
-                instance, "demo-data", "--count", str(options.count), "--no-index", "--seed", "1"
-            )
-            print(f"instance {instance}: filled in {time.perf_counter() - started:.1f} s")
+    with demo_instance.demo_instance(options, "bench-export-") as instance:
         run(instance)
-    finally:
-        if made and not options.keep:
-            shutil.rmtree(instance, ignore_errors=True)
 
 
 def run(instance: Path) -> None:
