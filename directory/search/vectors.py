@@ -35,6 +35,7 @@ from .postings import POSITION_BITS, WeightedPositions, position_keys
 
 POSTINGS_CACHE_BYTES = 96 * 2**20  # decoded postings kept across searches (all segments)
 POSITIONS_CACHE_BYTES = 64 * 2**20  # decoded positions of the words of phrases
+WHOLE_LIST_FACTOR = 8  # a word's positions are read whole when its phrase may check 1/8 of them
 RESULTS_PER_SEARCHER = 256  # query results kept per searcher (per index generation)
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _EMPTY_DOCS = np.zeros(0, dtype=np.int64)
@@ -238,11 +239,22 @@ def _lengths(searcher: Searcher, reader, field: str) -> np.ndarray:
 
 def _read_postings(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Every posting of a term in one segment, deleted documents included."""
+    ids, weights, _keys = _read_blocks(reader, field, btext, positions=False)
+    return ids, weights
+
+
+def _read_blocks(
+    reader, field: str, btext: bytes, positions: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Documents and weights of every posting of a term in one segment, and with
+    ``positions`` their position keys too, from one pass over the posting blocks."""
     fieldobj = reader.schema[field]
     matcher = reader._terms.matcher(field, btext, fieldobj.format)
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
     if isinstance(matcher, W3LeafMatcher):
+        by_block = positions and isinstance(fieldobj.format, WeightedPositions)
         while matcher.is_active():
             if matcher._data is None:
                 matcher._read_data()
@@ -256,6 +268,8 @@ def _read_postings(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.nda
                 weights.append(np.full(count, raw_weights, dtype=np.float64))
             else:
                 weights.append(np.asarray(raw_weights, dtype=np.float64))
+            if by_block:
+                keys.append(position_keys(ids[-1], matcher._data[2]))
             matcher._next_block()
     else:  # inlined postings of a rare term, or another codec
         found_ids, found_weights = [], []
@@ -266,8 +280,14 @@ def _read_postings(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.nda
         ids.append(np.array(found_ids, dtype=np.int64))
         weights.append(np.array(found_weights, dtype=np.float64))
     if not ids:
-        return _EMPTY_DOCS, _EMPTY_SCORES
-    return np.concatenate(ids), np.concatenate(weights)
+        return _EMPTY_DOCS, _EMPTY_SCORES, (_EMPTY_DOCS if positions else None)
+    if positions and len(keys) != len(ids):  # inlined postings, or another format
+        keys = [_occurrences_one_by_one(reader._terms.matcher(field, btext, fieldobj.format), None)]
+    return (
+        np.concatenate(ids),
+        np.concatenate(weights),
+        np.concatenate(keys) if positions else None,
+    )
 
 
 def term(searcher: Searcher, field: str, btext: bytes, scored: bool = True) -> Scored:
@@ -438,13 +458,12 @@ def _phrase(
     never change), so a frequent phrase, such as a synonym's, is checked once per document.
     """
     fieldobj = searcher.schema[query.fieldname]
-    parts = []
-    for word in query.words:
-        try:
-            parts.append(term(searcher, query.fieldname, fieldobj.to_bytes(word), scored))
-        except ValueError:
-            return EMPTY
-    candidates = intersect(parts)
+    try:
+        words = [fieldobj.to_bytes(word) for word in query.words]
+    except ValueError:
+        return EMPTY
+    _prefetch_positions(searcher, query.fieldname, words)
+    candidates = intersect([term(searcher, query.fieldname, word, scored) for word in words])
     if within is not None:
         candidates = restrict(candidates, within)
     if not len(candidates):
@@ -460,6 +479,24 @@ def _phrase(
         confirmed.append(_checked_phrase(leaf, query, local) + offset)
     found = restrict(candidates, np.concatenate(confirmed)) if confirmed else EMPTY
     return _boosted(found, query.boost)
+
+
+def _prefetch_positions(searcher: Searcher, field: str, words: list[bytes]) -> None:
+    """Read the positions a phrase check will want whole (see ``_term_occurrences``) in the
+    same pass over the posting blocks as the documents and weights the candidates come from,
+    so that each block is decompressed and unpickled once, not twice."""
+    for reader, _offset in _state(searcher).leaves:
+        if not all((field, word) in reader for word in words):
+            continue
+        frequencies = {word: reader.doc_frequency(field, word) for word in words}
+        bound = min(frequencies.values())  # there are at most this many candidates
+        for word, frequency in frequencies.items():
+            key = (_segment_key(reader), field, word)
+            if frequency > WHOLE_LIST_FACTOR * bound or _positions.peek(key) is not None:
+                continue
+            ids, weights, keys = _read_blocks(reader, field, word, positions=True)
+            _postings.put(key, (ids, weights))
+            _positions.put(key, (keys, keys >> POSITION_BITS))
 
 
 def _checked_phrase(leaf: Searcher, query: wq.Phrase, local: np.ndarray) -> np.ndarray:
@@ -510,7 +547,7 @@ def _term_occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> 
     key = (_segment_key(reader), field, btext)
     found = _positions.peek(key)
     if found is None:
-        if len(docnums) * 8 < reader.doc_frequency(field, btext):
+        if len(docnums) * WHOLE_LIST_FACTOR < reader.doc_frequency(field, btext):
             return _occurrences(reader, field, btext, docnums)
         found = _positions.get(key, lambda: _all_occurrences(reader, field, btext))
     keys, documents = found
