@@ -31,7 +31,13 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from .postings import POSITION_BITS, WeightedPositions, position_keys
+from .postings import (
+    POSITION_BITS,
+    WeightedPositions,
+    distinct_sorted,
+    position_keys,
+    sorted_member,
+)
 
 POSTINGS_CACHE_BYTES = 96 * 2**20  # decoded postings kept across searches (all segments)
 POSITIONS_CACHE_BYTES = 64 * 2**20  # decoded positions of the words of phrases
@@ -529,11 +535,11 @@ def _phrase_documents(leaf: Searcher, query: wq.Phrase, docnums: np.ndarray) -> 
             return _EMPTY_DOCS
         if reached is not None:
             following = np.concatenate([reached + gap for gap in range(1, query.slop + 1)])
-            keys = keys[np.isin(keys, following)]
+            keys = keys[sorted_member(keys, np.sort(following))]
         reached = keys
         if not len(reached):
             return _EMPTY_DOCS
-        docnums = np.unique(reached >> POSITION_BITS)
+        docnums = distinct_sorted(reached >> POSITION_BITS)  # keys are sorted
     return docnums
 
 
@@ -551,7 +557,7 @@ def _term_occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> 
             return _occurrences(reader, field, btext, docnums)
         found = _positions.get(key, lambda: _all_occurrences(reader, field, btext))
     keys, documents = found
-    return keys[np.isin(documents, docnums)]
+    return keys[sorted_member(documents, docnums)]
 
 
 def _all_occurrences(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
