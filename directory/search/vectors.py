@@ -6,9 +6,10 @@ and a BM25F score per document), which costs most of a broad search. Here each t
 query becomes a few array operations: intersections for ``And``, unions for ``Or``, set
 differences for ``AndNot``, BM25F computed for every posting at once.
 
-The result is the one Whoosh gives: the same documents (phrases are checked by Whoosh itself,
-which reads positions), the same BM25F scores (same formula, statistics read from the same
-searcher) and the same order (score descending, then document number).
+The result is the one Whoosh gives: the same documents (phrases are checked on the positions
+of ``postings.WeightedPositions``, decoded a block at a time; the tests compare them with
+Whoosh's own phrase matcher), the same BM25F scores (same formula, statistics read from the
+same searcher) and the same order (score descending, then document number).
 
 Caches follow the index: postings and per-document columns are kept per segment (a segment's
 postings never change; its deletions are applied per searcher), query results per searcher
@@ -457,11 +458,11 @@ _phrases = _Postings(16 * 2**20)  # (segment, field, words) -> (documents checke
 def _phrase(
     searcher: Searcher, query: wq.Phrase, scored: bool, within: np.ndarray | None
 ) -> Scored:
-    """Words in order: candidates from the postings, positions checked by Whoosh.
+    """Words in order: candidates from the postings, then their positions checked.
 
-    Positions are read in Python, so only candidates are checked: documents having every word,
-    within the bound the caller gives. What a segment's check found is remembered (segments
-    never change), so a frequent phrase, such as a synonym's, is checked once per document.
+    Only candidates are checked: documents having every word, within the bound the caller
+    gives. What a segment's check found is remembered (segments never change), so a frequent
+    phrase, such as a synonym's, is checked once per document.
     """
     fieldobj = searcher.schema[query.fieldname]
     try:
