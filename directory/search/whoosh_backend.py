@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -219,7 +220,10 @@ class WhooshBackend:
             self.path.mkdir(parents=True, exist_ok=True)
             index.create_in(str(self.path), build_schema())
         options: dict = {"limitmb": REBUILD_MEMORY_MB}
-        if processes > 1 and total >= PARALLEL_REBUILD_FROM:
+        # Whoosh's writer processes are started with the default method, and only "fork" (the
+        # default on Linux up to Python 3.13) hands them what they need.
+        forks = multiprocessing.get_start_method(allow_none=False) == "fork"
+        if processes > 1 and total >= PARALLEL_REBUILD_FROM and forks:
             options.update(procs=processes, multisegment=True, batchsize=PARALLEL_BATCH)
         try:
             writer = self._open().writer(timeout=timeout, **options)
