@@ -499,11 +499,8 @@ def _prefetch_positions(searcher: Searcher, field: str, words: list[bytes]) -> N
         bound = min(frequencies.values())  # there are at most this many candidates
         for word, frequency in frequencies.items():
             key = (_segment_key(reader), field, word)
-            if frequency > WHOLE_LIST_FACTOR * bound or _positions.peek(key) is not None:
-                continue
-            ids, weights, keys = _read_blocks(reader, field, word, positions=True)
-            _postings.put(key, (ids, weights))
-            _positions.put(key, (keys, keys >> POSITION_BITS))
+            if frequency <= WHOLE_LIST_FACTOR * bound and _positions.peek(key) is None:
+                _read_whole(reader, field, word)
 
 
 def _checked_phrase(leaf: Searcher, query: wq.Phrase, local: np.ndarray) -> np.ndarray:
@@ -556,36 +553,40 @@ def _term_occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> 
     if found is None:
         if len(docnums) * WHOLE_LIST_FACTOR < reader.doc_frequency(field, btext):
             return _occurrences(reader, field, btext, docnums)
-        found = _positions.get(key, lambda: _all_occurrences(reader, field, btext))
+        found = _read_whole(reader, field, btext)
     keys, documents = found
     return keys[sorted_member(documents, docnums)]
 
 
-def _all_occurrences(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-    keys = _occurrences(reader, field, btext, None)
-    return keys, keys >> POSITION_BITS
+def _read_whole(reader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A term's whole posting list in one pass over its blocks: documents and weights kept for
+    ``term``, position keys (and their documents) kept for phrases and returned."""
+    key = (_segment_key(reader), field, btext)
+    ids, weights, keys = _read_blocks(reader, field, btext, positions=True)
+    _postings.put(key, (ids, weights))
+    found = (keys, keys >> POSITION_BITS)
+    _positions.put(key, found)
+    return found
 
 
-def _occurrences(reader, field: str, btext: bytes, docnums: np.ndarray | None) -> np.ndarray:
-    """Positions of a term in some documents of one segment (all when ``docnums`` is None),
-    as sorted keys (document << 32 | position). Blocks holding none of them are not read."""
+def _occurrences(reader, field: str, btext: bytes, docnums: np.ndarray) -> np.ndarray:
+    """Positions of a term in some documents of one segment, as sorted keys
+    (document << 32 | position). Blocks holding none of them are not read."""
     fmt = reader.schema[field].format
     matcher = reader._terms.matcher(field, btext, fmt)
     if not isinstance(matcher, W3LeafMatcher) or not isinstance(fmt, WeightedPositions):
         return _occurrences_one_by_one(matcher, docnums)  # inlined postings of a rare term
     parts = []
     start = 0
-    while matcher.is_active() and (docnums is None or start < len(docnums)):
-        if docnums is None or matcher._maxid >= docnums[start]:
+    while matcher.is_active() and start < len(docnums):
+        if matcher._maxid >= docnums[start]:
             matcher._read_ids()
             matcher._read_values()
             ids = np.asarray(matcher._ids, dtype=np.int64)
-            values = matcher._values
-            if docnums is not None:
-                chosen = np.flatnonzero(np.isin(ids, docnums[start:]))
-                start = int(np.searchsorted(docnums, ids[-1], side="right"))
-                ids, values = ids[chosen], [values[i] for i in chosen.tolist()]
-            parts.append(position_keys(ids, values))
+            chosen = np.flatnonzero(np.isin(ids, docnums[start:]))
+            start = int(np.searchsorted(docnums, ids[-1], side="right"))
+            values = [matcher._values[i] for i in chosen.tolist()]
+            parts.append(position_keys(ids[chosen], values))
         matcher._next_block()
     return np.concatenate(parts) if parts else _EMPTY_DOCS
 
