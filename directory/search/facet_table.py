@@ -51,9 +51,9 @@ _lock = threading.Lock()
 _generation = 0  # bumped by a commit outside any app: every table of the process is reloaded
 
 
-def note_changes(initiative_ids: set[int] | None) -> None:
+def note_changes(initiative_ids: set[int]) -> None:
     """Called after a commit that changed indexed data: ``initiative_ids`` are the initiatives
-    it touched (None when unknown, which reloads the whole table)."""
+    it touched."""
     global _generation
     if not has_app_context():
         with _lock:
@@ -62,11 +62,7 @@ def note_changes(initiative_ids: set[int] | None) -> None:
     holder = current_app.extensions.setdefault(EXTENSION_KEY, {})
     expected = _sql_stamp(use_engine=True)  # the committing session cannot run SQL any more
     with _lock:
-        pending = holder.get("pending", set())
-        if pending is None or initiative_ids is None:
-            holder["pending"] = None
-        else:
-            holder["pending"] = pending | set(initiative_ids)
+        holder["pending"] = holder.get("pending", set()) | initiative_ids
         holder["expected"] = expected
 
 
@@ -135,7 +131,6 @@ def get_table() -> FacetTable:
         table is None
         or table.generation != _generation
         or time.monotonic() - table.loaded_at > MAX_AGE
-        or pending is None
         or len(pending) > INCREMENTAL_LIMIT
     ):
         table = _load(stamp)
