@@ -29,6 +29,7 @@ from ..models import (
 )
 from ..models.event import event_initiative
 from ..text import slugify
+from .ordering import moved
 
 SLUG_MAX_LENGTH = 120
 EVENT_FIELDS = (
@@ -273,12 +274,8 @@ def _renumber(event: Event, items: list[ProgrammeItem]) -> None:
 
 def reorder(rows: list[Any], row: Any, direction: str) -> None:
     """Swap ``row`` with its neighbour ("up" or "down") and number ``rows`` from 0."""
-    rows = sorted(rows, key=lambda other: other.position)  # stable: ties keep list order
-    index = rows.index(row)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(rows):
-        rows[index], rows[other] = rows[other], rows[index]
-    for position, each in enumerate(rows):
+    ordered = sorted(rows, key=lambda other: other.position)  # stable: ties keep list order
+    for position, each in enumerate(moved(ordered, row, direction)):
         each.position = position
 
 
@@ -337,10 +334,6 @@ def delete_item(user: Any, event: Event, item: ProgrammeItem) -> None:
 
 def move_item(user: Any, event: Event, item: ProgrammeItem, direction: str) -> None:
     items = sorted(event.programme, key=lambda other: (other.position, other.id))
-    index = items.index(item)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(items):
-        items[index], items[other] = items[other], items[index]
-    _renumber(event, items)
+    _renumber(event, moved(items, item, direction))
     _audit(user, "event.programme_changed", slug=event.slug, moved=item.id, direction=direction)
     _commit()

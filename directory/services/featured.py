@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import AuditLog, Initiative, Status, User
+from .ordering import moved
 
 MAX_FEATURED = 6
 
@@ -69,9 +70,5 @@ def move(initiative: Initiative, direction: str) -> None:
     current = featured(published_only=False)
     if initiative not in current:
         return
-    index = current.index(initiative)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(current):
-        current[index], current[other] = current[other], current[index]
-    _renumber(current)
+    _renumber(moved(current, initiative, direction))
     db.session.commit()

@@ -24,6 +24,7 @@ from ..models import (
     organisation_theme,
 )
 from ..text import fold, slugify
+from .ordering import moved
 
 NAME_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000
@@ -157,14 +158,7 @@ def move(kind: Kind, term: Theme | Public, direction: str) -> None:
     ordered = list(
         db.session.scalars(sa.select(kind.model).order_by(kind.model.position, kind.model.id))
     )
-    # Positions are renumbered first, so equal positions (seed data) still move predictably.
-    for position, item in enumerate(ordered, start=1):
+    # Every position is numbered again, so equal positions (seed data) still move predictably.
+    for position, item in enumerate(moved(ordered, term, direction), start=1):
         item.position = position
-    index = ordered.index(term)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(ordered):
-        ordered[index].position, ordered[other].position = (
-            ordered[other].position,
-            ordered[index].position,
-        )
     db.session.commit()
