@@ -627,33 +627,41 @@ def _facts(kind: str, ids: Iterable[int]) -> tuple[dict[int, set[str]], dict[int
     # Many ids (the pair listing): reading the whole tables once beats hundreds of IN lists.
     whole = len(ids) > WHOLE_TABLE_FACTS
     wanted = set(ids)
+
+    def collect(query: sa.Select, id_column, found: dict[int, set], chunk: list[int] | None):
+        if chunk is not None:
+            query = query.where(id_column.in_(chunk))
+        for entry_id, value in db.session.execute(query):
+            if entry_id in wanted:
+                found[entry_id].add(value)
+
     for chunk in [None] if whole else _chunks(ids):
         if kind == INITIATIVE:
-            query = sa.select(Place.initiative_id, Place.commune_code).where(
-                Place.commune_code.is_not(None)
+            collect(
+                sa.select(Place.initiative_id, Place.commune_code).where(
+                    Place.commune_code.is_not(None)
+                ),
+                Place.initiative_id,
+                communes,
+                chunk,
             )
-            if chunk is not None:
-                query = query.where(Place.initiative_id.in_(chunk))
-            for entry_id, code in db.session.execute(query):
-                if entry_id in wanted:
-                    communes[entry_id].add(code)
-            query = sa.select(
-                InitiativeOrganisation.initiative_id, InitiativeOrganisation.organisation_id
-            ).where(InitiativeOrganisation.role == OrganisationRole.PORTEUR)
-            if chunk is not None:
-                query = query.where(InitiativeOrganisation.initiative_id.in_(chunk))
-            for entry_id, organisation_id in db.session.execute(query):
-                if entry_id in wanted:
-                    leads[entry_id].add(organisation_id)
+            collect(
+                sa.select(
+                    InitiativeOrganisation.initiative_id, InitiativeOrganisation.organisation_id
+                ).where(InitiativeOrganisation.role == OrganisationRole.PORTEUR),
+                InitiativeOrganisation.initiative_id,
+                leads,
+                chunk,
+            )
         else:
-            query = sa.select(Organisation.id, Organisation.commune_code).where(
-                Organisation.commune_code.is_not(None)
+            collect(
+                sa.select(Organisation.id, Organisation.commune_code).where(
+                    Organisation.commune_code.is_not(None)
+                ),
+                Organisation.id,
+                communes,
+                chunk,
             )
-            if chunk is not None:
-                query = query.where(Organisation.id.in_(chunk))
-            for entry_id, code in db.session.execute(query):
-                if entry_id in wanted:
-                    communes[entry_id].add(code)
     return communes, leads
 
 
