@@ -36,7 +36,7 @@ setup: install
 
 run: setup
 	@echo "Annuaire servi sur http://$(HOST):$(PORT) (Ctrl+C pour arrêter)"
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "directory:create_app()"
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/gunicorn -c deploy/gunicorn.conf.py --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "directory:create_app()"
 
 # Browser tests need Debian's Chromium and axe-core (npm); both are installed when possible.
 browser-deps:

@@ -31,11 +31,24 @@ ENV_KEYS = (
     "SESSION_COOKIE_SECURE",
     "AUTH_RATE_LIMIT_PER_EMAIL",
     "AUTH_RATE_LIMIT_PER_ADDRESS",
+    "PUBLIC_URL",
+    "TRUSTED_HOSTS",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_MAX_AGE",
+    "PROPOSAL_RATE_LIMIT",
+    "API_RATE_LIMIT",
+    "IMPORT_MAX_BYTES",
 )
 
 # Environment variables are strings: these keys are turned into the type the app expects.
 _BOOLEAN_KEYS = ("MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE")
-_INTEGER_KEYS = ("MAIL_PORT", "PROXY_COUNT")
+_INTEGER_KEYS = (
+    "MAIL_PORT",
+    "PROXY_COUNT",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_MAX_AGE",
+    "IMPORT_MAX_BYTES",
+)
 _TRUE = {"1", "true", "yes", "on", "oui"}
 _FALSE = {"0", "false", "no", "off", "non", ""}
 
@@ -124,6 +137,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PASSWORD_RESET_MAX_AGE": 3600,
         # Outgoing mail: none configured means messages go to instance/outbox/ (services/mail.py).
         "MAIL_SERVER": None,
+        # The canonical address every absolute link is made from (mails, API, feeds, exports).
+        "PUBLIC_URL": None,
+        # Signed-in sessions end after this many seconds without a request, and at the latest
+        # this many seconds after sign-in (checked on the server at each request).
+        "SESSION_IDLE_TIMEOUT": 30 * 60,
+        "SESSION_MAX_AGE": 12 * 3600,
     }
     for key in ENV_KEYS:
         if os.environ.get(key):

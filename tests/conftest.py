@@ -188,3 +188,27 @@ def csrf_token(app):
         return token
 
     return _token
+
+
+@pytest.fixture
+def gunicorn_server(databases, tmp_path):
+    """Start real gunicorn servers on one shared seeded database: ``gunicorn_server(workers=2)``.
+
+    Every server started by one test shares the same database (as app servers behind a load
+    balancer do); each has its own instance folder. All are stopped at the end of the test.
+    """
+    from servers import GunicornServer
+
+    database_url = databases.seeded()
+    started: list[GunicornServer] = []
+
+    def _start(workers: int = 2, env: dict | None = None, args: tuple = ()) -> GunicornServer:
+        instance = tmp_path / f"server-{len(started) + 1}"
+        server = GunicornServer(instance, database_url, workers=workers, env=env, args=args)
+        started.append(server)
+        return server.start()
+
+    _start.database_url = database_url
+    yield _start
+    for server in started:
+        server.stop()
