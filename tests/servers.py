@@ -73,7 +73,7 @@ class GunicornServer:
 
     def start(self, timeout: float = 90) -> GunicornServer:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+        self.process = subprocess.Popen(
             self.command,
             cwd=ROOT,
             env=self.env,
@@ -86,7 +86,7 @@ class GunicornServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn s'est arrêté :\n{self.log()}")
             try:
-                with urllib.request.urlopen(self.url + "/", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(self.url + "/", timeout=5) as response:
                     if response.status == 200:
                         return self
             except (urllib.error.URLError, OSError):
