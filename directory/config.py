@@ -36,6 +36,8 @@ ENV_KEYS = (
     "SESSION_IDLE_TIMEOUT",
     "SESSION_MAX_AGE",
     "PROPOSAL_RATE_LIMIT",
+    "INVITATION_RATE_LIMIT",
+    "THROTTLE_KEY_PREFIX",
     "API_RATE_LIMIT",
     "IMPORT_MAX_BYTES",
 )
@@ -132,6 +134,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # Password reset requests, per address asked for and per client address.
         "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": "3 per hour",
         "PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS": "20 per hour",
+        # Invitations sent, per inviting account.
+        "INVITATION_RATE_LIMIT": "20 per hour",
         # Lifetime of the links sent by mail, in seconds.
         "INVITATION_MAX_AGE": 7 * 24 * 3600,
         "PASSWORD_RESET_MAX_AGE": 3600,

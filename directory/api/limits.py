@@ -1,25 +1,30 @@
-"""Rate limits (Flask-Limiter): the API's per-address limit and the sign-in counters.
+"""The API's per-address rate limit (Flask-Limiter), and the warning about an unset PROXY_COUNT.
 
 One limiter per app, so that each app (and each test) counts on its own storage: memory by
-default, Redis when ``REDIS_URL`` is set (the memory store is per process, so several workers
-multiply the real limit). The API limit is read on every request from ``API_RATE_LIMIT``.
-Other parts of the site (sign-in, password reset) count their own events with :func:`hit`
-on the same limiter and storage.
+default, Redis when ``REDIS_URL`` is set. The API limit is read on every request from
+``API_RATE_LIMIT``. It protects capacity, not accounts: the memory store is per process and an
+unreachable Redis falls back to memory, so the API keeps answering. The limits that protect
+accounts (sign-in, reset, invitations, proposals) hold everywhere and fail closed: they are in
+``services/throttle.py``.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT = "300 per minute"
 EXTENSION_KEY = "annuaire_limiter"
+UNSET_PROXY_WARNING = (
+    "Des requêtes arrivent avec un en-tête X-Forwarded-For alors que PROXY_COUNT vaut 0 : "
+    "derrière un mandataire, tous les visiteurs partageraient un compteur : réglez PROXY_COUNT "
+    "(nombre de mandataires devant l’application, voir docs/deploiement.md)."
+)
 
 
 def _current_limit() -> str:
@@ -38,6 +43,7 @@ def limiter_for(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
     app.extensions[EXTENSION_KEY] = limiter
+    _warn_about_unset_proxy_count(app)
     return limiter
 
 
@@ -49,18 +55,18 @@ def init_limiter(app: Flask, *blueprints: Blueprint) -> Limiter:
     return limiter
 
 
-def hit(limit: str, namespace: str, *identifiers: str) -> bool:
-    """Count one event against every limit of ``limit`` ("5 per minute;20 per hour").
+def _warn_about_unset_proxy_count(app: Flask) -> None:
+    """Log once per process when a proxy seems to be in front while ``PROXY_COUNT`` is 0.
 
-    Returns False when one of them is exceeded. The counters live in the app limiter's
-    storage, keyed by ``namespace`` and ``identifiers`` (an email, an address...).
+    Every per-address counter would then count the proxy's address, shared by all visitors.
     """
-    limiter = current_app.extensions[EXTENSION_KEY]
-    allowed = True
-    for item in parse_many(limit):
-        try:
-            if not limiter.limiter.hit(item, "annuaire", namespace, *identifiers):
-                allowed = False
-        except Exception as error:  # a storage outage must not lock everyone out
-            log.error("Compteur de limitation indisponible (%s) : %s", namespace, error)
-    return allowed
+    if int(app.config.get("PROXY_COUNT") or 0):
+        return
+    warned = False
+
+    @app.before_request
+    def _check_forwarded_for() -> None:
+        nonlocal warned
+        if not warned and "X-Forwarded-For" in request.headers:
+            warned = True
+            log.warning(UNSET_PROXY_WARNING)

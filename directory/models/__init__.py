@@ -36,6 +36,7 @@ from .revision import AuditLog, Revision, RevisionAction, RevisionState
 from .search import SearchOutbox
 from .taxonomy import Public, Theme
 from .territory import Commune, Departement, Region
+from .throttle import ThrottleAttempt
 from .user import Membership, Role, User
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "Stage",
     "Status",
     "Theme",
+    "ThrottleAttempt",
     "User",
     "Workshop",
     "event_initiative",

@@ -4,7 +4,8 @@ Every address here is public except the account pages (signed in). Sign-in opens
 session; sign-out, a password change or reset and « déconnecter tous les appareils » bump the
 account's ``session_version``, which ends every other session and remember-me cookie (the user
 loader refuses old versions). Sign-in and reset requests are rate limited per address asked
-for and per client address, on the app's limiter (``directory/api/limits.py``).
+for and per client address (``services/throttle.py``: shared by every worker and server; when
+the counters cannot be reached, these forms answer 503 instead of letting attempts through).
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from flask import (
     session,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-from ..api import limits
-from ..services import accounts, permissions, tokens
+from ..services import accounts, permissions, throttle, tokens
 from ..services.accounts import MAX_PASSWORD_LENGTH, AccountError
 from .guards import access, classify
 
@@ -40,12 +39,6 @@ bp = classify(Blueprint("auth", __name__), "public")
 EMAIL_MAX = 254
 NEXT_MAX = 2000
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
-
-
-@bp.record_once
-def _on_register(state: BlueprintSetupState) -> None:
-    # The counters live on the app's limiter; it must exist before the first request.
-    limits.limiter_for(state.app)
 
 
 # -- forms ---------------------------------------------------------------------------------
@@ -194,7 +187,7 @@ def _email_key(raw: str) -> str:
 def _record_limited(email: str, address: str, action: str = "auth") -> None:
     """Audit a refused attempt, at most once a minute per address and account (a flood of
     refused requests must not flood the audit log)."""
-    if limits.hit("1 per minute", f"{action}-limited-audit", address, _email_key(email)):
+    if throttle.hit("1 per minute", f"{action}-limited-audit", address, _email_key(email)):
         accounts.record_limited_attempt(email, ip=address, action=action)
 
 
@@ -204,6 +197,26 @@ def _too_many(kind: str) -> tuple[str, int, dict[str, str]]:
         429,
         {"Retry-After": "60"},
     )
+
+
+# What each throttled form does, by counter namespace, for the « service unavailable » page.
+THROTTLED_ACTIONS = {
+    "login": "la connexion",
+    "auth": "la connexion",
+    "reset": "la demande de réinitialisation du mot de passe",
+    "account.password_reset": "la demande de réinitialisation du mot de passe",
+    "invitation": "l’envoi d’invitations",
+    "proposal": "l’envoi de propositions",
+}
+
+
+@bp.app_errorhandler(throttle.ThrottleUnavailable)
+def _throttle_unavailable(error: throttle.ThrottleUnavailable):
+    # Fail closed, for every throttled form of the site: without its counters an action that
+    # guards accounts is refused, never let through unlimited (the service has logged why).
+    action = THROTTLED_ACTIONS.get(error.namespace.split("-")[0], "cette action")
+    page = render_template("auth/unavailable.html", action=action)
+    return page, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
 
 
 def _open_session(user: Any, remember: bool = False) -> None:
@@ -234,10 +247,10 @@ def login():
         return render_template("auth/login.html", form=form, next_url=next_url)
 
     email, address = form.email.data, _client_address()
-    allowed_email = limits.hit(
+    allowed_email = throttle.hit(
         current_app.config["AUTH_RATE_LIMIT_PER_EMAIL"], "login-email", _email_key(email)
     )
-    allowed_address = limits.hit(
+    allowed_address = throttle.hit(
         current_app.config["AUTH_RATE_LIMIT_PER_ADDRESS"], "login-address", address
     )
     if not (allowed_email and allowed_address):
@@ -316,10 +329,10 @@ def forgot_password():
     if not form.validate_on_submit():
         return render_template("auth/forgot_password.html", form=form)
     email, address = form.email.data, _client_address()
-    allowed_email = limits.hit(
+    allowed_email = throttle.hit(
         current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_EMAIL"], "reset-email", _email_key(email)
     )
-    allowed_address = limits.hit(
+    allowed_address = throttle.hit(
         current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS"], "reset-address", address
     )
     if not (allowed_email and allowed_address):
@@ -347,7 +360,7 @@ def change_password():
     user = current_user._get_current_object()
     if form.validate_on_submit():
         # Guessing the current password from a stolen session counts like sign-in attempts.
-        if not limits.hit(
+        if not throttle.hit(
             current_app.config["AUTH_RATE_LIMIT_PER_EMAIL"], "login-email", user.email
         ):
             _record_limited(user.email, _client_address())

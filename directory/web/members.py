@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -18,7 +27,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..extensions import db
 from ..models import Organisation
-from ..services import accounts, permissions
+from ..services import accounts, permissions, throttle
 from ..services.accounts import AccountError
 from .auth import email_address, no_control_characters
 from .guards import classify
@@ -28,6 +37,10 @@ bp = classify(
 )
 
 SLUG_MAX = 200
+TOO_MANY_INVITATIONS = (
+    "Vous avez envoyé beaucoup d’invitations en peu de temps. Pour éviter les envois abusifs, "
+    "patientez un peu avant d’en envoyer d’autres."
+)
 
 
 def no_markup(form: FlaskForm, field: Any) -> None:
@@ -90,6 +103,12 @@ def invite(slug: str):
     form = InviteForm()
     if not form.validate_on_submit():
         return _render(organisation, form)
+    # Invitations send mail to any address: bounded per inviting account (503 if uncountable).
+    limit = current_app.config["INVITATION_RATE_LIMIT"]
+    if not throttle.hit(limit, "invitation-user", str(current_user.id)):
+        form.email.errors = [*form.email.errors, TOO_MANY_INVITATIONS]
+        page, status = _render(organisation, form, 429)
+        return page, status, {"Retry-After": str(throttle.longest_period(limit))}
     try:
         invitation = accounts.invite_member(
             current_user._get_current_object(),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 from wtforms import (
     BooleanField,
@@ -32,7 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
 from ..models import Commune, Theme
-from ..services import gazetteer
+from ..services import gazetteer, throttle
 from .guards import classify
 
 if TYPE_CHECKING:
@@ -311,11 +312,14 @@ def _proposal_limit() -> str:
 
 
 def _count_submission() -> None:
-    """Count one submission against the per-address limit; 429 once it is spent."""
-    for limiter in current_app.extensions.get("limiter", ()):
-        with limiter.limit(_proposal_limit, scope="proposer"):
-            pass
-        return
+    """Count one submission against the per-address limit; 429 once it is spent.
+
+    The counter is shared by every worker and server (``services/throttle.py``); when it cannot
+    be reached the submission is refused with 503 rather than let through unlimited.
+    """
+    limit = _proposal_limit()
+    if not throttle.hit(limit, "proposal-address", request.remote_addr or "inconnue"):
+        raise TooManyRequests(retry_after=throttle.longest_period(limit))
 
 
 @bp.route("/proposer", methods=["GET", "POST"])

@@ -337,3 +337,19 @@ def test_get_never_removes(app, client, sign_in, world):
     )
     assert response.status_code == 405
     assert _members(app, "escale") == {"bruno@example.org"}
+
+
+def test_invitations_are_limited_per_inviting_account(app, client, sign_in, csrf_token, world):
+    app.config["INVITATION_RATE_LIMIT"] = "2 per hour"
+    _as(app, client, sign_in, world["alice"])
+    for number in (1, 2):
+        assert _invite(client, csrf_token, email=f"invite{number}@example.org").status_code == 302
+    response = _invite(client, csrf_token, email="invite3@example.org")
+    assert response.status_code == 429
+    assert "beaucoup d’invitations" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "3600"
+    assert "invite3@example.org" not in _members(app, "horizon")
+    # Another inviting account has its own count.
+    other = app.test_client()
+    _as(app, other, sign_in, world["curator"])
+    assert _invite(other, csrf_token, email="invite4@example.org").status_code == 302
