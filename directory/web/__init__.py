@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     from .accounts_admin import bp as accounts_admin_bp
     from .auth import bp as auth_bp
     from .exports import bp as exports_bp
+    from .health import bp as health_bp
     from .media import bp as media_bp
     from .members import bp as members_bp
     from .partner import bp as partner_bp
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(staff_stats_bp)
     app.register_blueprint(staff_catalogue_bp)
     app.register_blueprint(staff_events_bp)
+    app.register_blueprint(health_bp)
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
