@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     from .cli_exchange import import_command
 
     app.cli.add_command(import_command)
+    from .cli_backup import backup_cli
+
+    app.cli.add_command(backup_cli)
 
 
 @click.command("setup")
