@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from directory import create_app
@@ -112,8 +113,17 @@ def databases(tmp_path_factory) -> Iterator[Databases]:
     manager.drop_all()
 
 
+class ServerLikeClient(FlaskClient):
+    """Reads and closes every response, as a WSGI server does: what the app runs once the
+    response is closed (mails sent after the response) has run when a request returns."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 def _make_app(tmp_path: Path, url: str):
     app = create_app(_test_config(tmp_path / "instance", url))
+    app.test_client_class = ServerLikeClient
     yield app
     with app.app_context():
         db.session.remove()

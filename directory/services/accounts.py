@@ -2,6 +2,10 @@
 
 Views call these functions and turn :class:`AccountError` into a form error. Every function
 that changes something commits; mails go through ``services.mail`` and never undo a change.
+
+Nothing a visitor or a partner sees says whether an address has an account: sign-in failures,
+reset requests and invitations answer alike, and their mails leave after the response
+(``mail.after_response``), so the answer's time says nothing either.
 """
 
 from __future__ import annotations
@@ -9,8 +13,8 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -22,14 +26,13 @@ from werkzeug.security import check_password_hash
 from ..extensions import db
 from ..models import AuditLog, Membership, Organisation, Role, User
 from ..models.base import utcnow
-from . import permissions, tokens
-from .mail import send_mail
+from . import passwords, permissions, tokens
+from .mail import after_response, send_mail
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # long passphrases are accepted whole, never truncated
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
 # Hashes written by werkzeug.security (an earlier version of the app, imported accounts).
 WERKZEUG_HASH_PREFIXES = ("pbkdf2:", "scrypt:")
 
@@ -81,15 +84,10 @@ def burn_verification_time(password: str) -> None:
         _hasher.verify(_dummy_hash(), password)
 
 
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    """The shipped list of common passwords, lower-cased (its header ends at a blank line)."""
-    text = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8")
-    _header, _, body = text.partition("\n\n")
-    return frozenset(line.strip().lower() for line in body.splitlines() if line.strip())
-
-
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, *, email: str = "", name: str = "") -> None:
+    """Refuse a password too short, too long, or easy to guess (``services.passwords``: the
+    most common passwords, French and English words, names and places, the account's own
+    address and name, the site's words); the message says why, in French."""
     if "\x00" in password:
         raise AccountError("Le mot de passe contient un caractère non autorisé.")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -100,13 +98,9 @@ def check_password_strength(password: str) -> None:
         raise AccountError(
             f"Le mot de passe ne peut pas dépasser {MAX_PASSWORD_LENGTH} caractères."
         )
-    if len(set(password)) < 4:
-        raise AccountError("Ce mot de passe est trop facile à deviner.")
-    if password.strip().lower() in common_passwords():
-        raise AccountError(
-            "Ce mot de passe fait partie des plus courants : choisissez-en un autre, "
-            "par exemple une phrase de plusieurs mots."
-        )
+    weakness = passwords.weakness(password, passwords.user_inputs(email, name))
+    if weakness:
+        raise AccountError(weakness)
 
 
 def normalise_email(email: str) -> str:
@@ -158,7 +152,7 @@ def create_user(
         role = Role(role)
     except ValueError as error:
         raise AccountError(f"Rôle inconnu : {role}.") from error
-    check_password_strength(password)
+    check_password_strength(password, email=email, name=name)
     if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
         raise AccountError(f"Un compte existe déjà pour {email}.")
     organisation = None
@@ -234,7 +228,7 @@ def sign_out_everywhere(user: User, *, ip: str | None = None, action: str = "aut
 
 def set_password(user: User, password: str, *, ip: str | None = None, action: str) -> None:
     """Set a new password; it ends every session of the account (the caller signs in again)."""
-    check_password_strength(password)
+    check_password_strength(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password)
     end_sessions(user)
     audit(action, user=user, ip=ip)
@@ -247,13 +241,25 @@ def change_password(user: User, current: str, new: str, *, ip: str | None = None
     set_password(user, new, ip=ip, action="account.password_changed")
 
 
-def request_password_reset(email: str, *, ip: str | None = None) -> bool:
-    """Mail a reset link when an active account has this address; the answer shown never says."""
+def request_password_reset(email: str, *, ip: str | None = None) -> None:
+    """Mail a reset link when an active account has this address; neither the answer nor its
+    time says whether one has.
+
+    Known or not, the request writes the same audit row; the link is signed and the mail sent
+    after the response (``mail.after_response``).
+    """
     user = find_user(email)
+    audit("account.password_reset_requested", user=user, ip=ip, email=printable(email))
+    db.session.commit()
+    if user is not None and user.active:
+        user_id = user.id
+        after_response(lambda: _mail_password_reset(user_id))
+
+
+def _mail_password_reset(user_id: int) -> bool:
+    user = db.session.get(User, user_id)
     if user is None or not user.active:
         return False
-    audit("account.password_reset_requested", user=user, ip=ip)
-    db.session.commit()
     link = url_for(
         "auth.reset_password",
         token=tokens.make_token(user, tokens.Purpose.PASSWORD_RESET),
@@ -289,19 +295,48 @@ def complete_from_token(user: User, password: str, *, purpose: tokens.Purpose, i
 @dataclass(frozen=True)
 class Invitation:
     user: User
-    created: bool  # a new account was made for the address
-    mailed: bool  # the invitation or notification left
+    created: bool  # a new account was made for the address (never shown to the inviter)
 
 
-def members_of(organisation: Organisation) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.organisation_id == organisation.id)
-            .order_by(func.lower(User.name), User.email)
-        )
+class MemberState(StrEnum):
+    # Added, and not signed in since: a new account's invitation, as an existing account's
+    # new membership, so that the list does not tell which addresses already had an account.
+    PENDING = "pending"
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+@dataclass(frozen=True)
+class Member:
+    user: User
+    state: MemberState
+
+    @property
+    def name(self) -> str:
+        """The name to show: none before the person joins (an existing account's own name
+        would say it existed)."""
+        return "" if self.state == MemberState.PENDING else self.user.name
+
+
+def members_of(organisation: Organisation) -> list[Member]:
+    """The members, by the name shown then the address (sorting by the stored name would
+    place a pending member by a name the page does not show)."""
+    joined = User.last_login_at >= Membership.created_at
+    rows = db.session.execute(
+        select(User, joined)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == organisation.id)
     )
+    members = []
+    for user, has_joined in rows:
+        if not has_joined:
+            state = MemberState.PENDING
+        elif not user.active:
+            state = MemberState.DEACTIVATED
+        else:
+            state = MemberState.ACTIVE
+        members.append(Member(user=user, state=state))
+    return sorted(members, key=lambda member: (member.name.lower(), member.user.email))
 
 
 def _clean_name(name: str) -> str:
@@ -318,8 +353,10 @@ def invite_member(
 ) -> Invitation:
     """Add a person to an organisation, creating the account (without password) if needed.
 
-    A new account, or one that never chose a password, gets an invitation link; an active
-    account gets a notification of its new membership.
+    The inviter learns nothing of an existing account: whatever the address, the person is
+    added and shown as pending until they sign in, and the mail leaves after the response. A
+    new account, or one that never chose a password, gets an invitation link; an existing one
+    is told it was invited and how to sign in (or, deactivated, whom to ask).
     """
     if not permissions.can_manage_members(actor, organisation):
         raise PermissionError("not allowed to manage this organisation's members")
@@ -331,11 +368,8 @@ def invite_member(
         user = User(email=email, name=name, role=Role.PARTNER, password_hash=None)
         db.session.add(user)
         db.session.flush()
-    elif not user.active:
-        raise AccountError(
-            "Ce compte a été désactivé : adressez-vous à la DRJSCS pour le réactiver."
-        )
     elif any(m.organisation_id == organisation.id for m in user.memberships):
+        # Not a disclosure: the inviter sees the organisation's members.
         raise AccountError("Cette personne est déjà membre de l'organisation.")
     if not user.name and name:
         user.name = name
@@ -347,20 +381,29 @@ def invite_member(
         organisation=organisation.slug,
         member_id=user.id,
         new_account=created,
+        account_active=user.active,
     )
     db.session.commit()
-    if user.password_hash:
-        mailed = _mail_membership_notice(user, organisation, actor)
-    else:
-        mailed = _mail_invitation(user, organisation, actor)
-    return Invitation(user=user, created=created, mailed=mailed)
+    user_id, organisation_id, actor_label = user.id, organisation.id, _actor_label(actor)
+    after_response(lambda: _mail_invitation(user_id, organisation_id, actor_label))
+    return Invitation(user=user, created=created)
 
 
 def _actor_label(actor: User) -> str:
     return actor.name or actor.email
 
 
-def _mail_invitation(user: User, organisation: Organisation, actor: User) -> bool:
+def _mail_invitation(user_id: int, organisation_id: int, actor_label: str) -> bool:
+    """The mail an invited person gets: a link to choose a password for a new account,
+    otherwise a notice of the new membership."""
+    user = db.session.get(User, user_id)
+    organisation = db.session.get(Organisation, organisation_id)
+    if user is None or organisation is None:
+        return False
+    if not user.active:
+        return _mail_invitation_to_deactivated(user, organisation, actor_label)
+    if user.password_hash:
+        return _mail_membership_notice(user, organisation, actor_label)
     link = url_for(
         "auth.accept_invitation",
         token=tokens.make_token(user, tokens.Purpose.INVITATION),
@@ -371,7 +414,7 @@ def _mail_invitation(user: User, organisation: Organisation, actor: User) -> boo
         user.email,
         f"Invitation à rejoindre {organisation.name} sur l'Annuaire de l'innovation sociale",
         f"Bonjour,\n\n"
-        f"{_actor_label(actor)} vous invite à gérer la fiche de « {organisation.name} » "
+        f"{actor_label} vous invite à gérer la fiche de « {organisation.name} » "
         f"sur l'Annuaire de l'innovation sociale (DRJSCS Provence-Alpes-Côte d'Azur).\n\n"
         f"Pour activer votre compte, choisissez votre mot de passe en ouvrant ce lien "
         f"dans les {days} jours :\n{link}\n\n"
@@ -380,15 +423,33 @@ def _mail_invitation(user: User, organisation: Organisation, actor: User) -> boo
     )
 
 
-def _mail_membership_notice(user: User, organisation: Organisation, actor: User) -> bool:
-    link = url_for("auth.login", _external=True)
+def _mail_membership_notice(user: User, organisation: Organisation, actor_label: str) -> bool:
+    login = url_for("auth.login", _external=True)
+    forgot = url_for("auth.forgot_password", _external=True)
     return send_mail(
         user.email,
         f"Vous êtes membre de {organisation.name} sur l'Annuaire de l'innovation sociale",
         f"Bonjour,\n\n"
-        f"{_actor_label(actor)} vous a ajouté·e aux membres de « {organisation.name} » "
-        f"sur l'Annuaire de l'innovation sociale. Vous pouvez désormais gérer sa fiche "
-        f"et ses initiatives avec votre compte habituel :\n{link}\n",
+        f"{actor_label} vous a invité·e à gérer la fiche de « {organisation.name} » sur "
+        f"l'Annuaire de l'innovation sociale, et vous a ajouté·e à ses membres.\n\n"
+        f"Vous avez déjà un compte avec cette adresse : connectez-vous avec votre mot de "
+        f"passe habituel pour gérer la fiche et ses initiatives :\n{login}\n\n"
+        f"Mot de passe oublié ? Réinitialisez-le ici :\n{forgot}\n",
+    )
+
+
+def _mail_invitation_to_deactivated(
+    user: User, organisation: Organisation, actor_label: str
+) -> bool:
+    return send_mail(
+        user.email,
+        f"Invitation à rejoindre {organisation.name} sur l'Annuaire de l'innovation sociale",
+        f"Bonjour,\n\n"
+        f"{actor_label} vous a invité·e à gérer la fiche de « {organisation.name} » sur "
+        f"l'Annuaire de l'innovation sociale.\n\n"
+        f"Vous avez déjà un compte avec cette adresse, mais il est désactivé : pour le "
+        f"réactiver, adressez-vous à la DRJSCS, qui gère l'annuaire. Si vous ne vous "
+        f"attendiez pas à cette invitation, ignorez ce message.\n",
     )
 
 

@@ -4,6 +4,11 @@ With no SMTP server configured (a newcomer's machine), each message is written t
 ``instance/outbox/`` as an ``.eml`` file and logged, so invitation and reset links can be
 followed by hand. A mail that cannot be sent is logged and reported to the caller as False:
 a notification must never undo the change it reports.
+
+Mails whose sending must not show in the answer (password resets, invitations: whether one
+leaves says whether an account exists) are sent with :func:`after_response`, once the
+response has gone out: the answer never waits for the SMTP server, and takes as long whether
+or not a mail leaves.
 """
 
 from __future__ import annotations
@@ -11,12 +16,20 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from flask import current_app
+from flask import (
+    after_this_request,
+    copy_current_request_context,
+    current_app,
+    g,
+    has_request_context,
+)
+from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +92,36 @@ def send_mail(to: str | list[str], subject: str, text: str) -> bool:
         log.error("Échec de l'envoi du courriel « %s » à %s : %s", subject, message["To"], error)
         return False
     return True
+
+
+def after_response(job: Callable[[], object]) -> None:
+    """Run ``job`` (which sends mail) once the response has been sent; at once outside a
+    request (commands).
+
+    The WSGI server closes the response after writing it to the client (gunicorn, gevent
+    workers included, writes the whole body first, then closes); werkzeug's
+    ``call_on_close`` runs the queued jobs then. Each job runs in a copy of the request's
+    context, so links are built as in the request, and in an app context of its own (its own
+    database session: load rows by id). A failing job is logged and never reaches the client.
+    """
+    if not has_request_context():
+        job()
+        return
+    queued = g.setdefault("_after_response", [])
+    if not queued:
+        after_this_request(_run_after_close)
+    queued.append(copy_current_request_context(job))
+
+
+def _run_after_close(response: Response) -> Response:
+    jobs = g.pop("_after_response", [])
+    response.call_on_close(lambda: _run(jobs))
+    return response
+
+
+def _run(jobs: list[Callable[[], object]]) -> None:
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # the response is gone: log, and let the next job run
+            log.exception("Échec d'un envoi de courriel après la réponse")

@@ -114,9 +114,10 @@ class ForgotPasswordForm(FlaskForm):
 
 class SetPasswordForm(FlaskForm):
     password, confirm = _new_password_fields()
+    account: Any = None  # the account of the link: its address and name are not passwords
 
     def validate_password(self, field: Any) -> None:
-        _strong_password(field)
+        _strong_password(field, self.account)
 
 
 class ChangePasswordForm(FlaskForm):
@@ -130,12 +131,16 @@ class ChangePasswordForm(FlaskForm):
     password, confirm = _new_password_fields()
 
     def validate_password(self, field: Any) -> None:
-        _strong_password(field)
+        _strong_password(field, current_user)
 
 
-def _strong_password(field: Any) -> None:
+def _strong_password(field: Any, account: Any = None) -> None:
     try:
-        accounts.check_password_strength(field.data or "")
+        accounts.check_password_strength(
+            field.data or "",
+            email=getattr(account, "email", "") or "",
+            name=getattr(account, "name", "") or "",
+        )
     except AccountError as error:
         raise ValidationError(str(error)) from error
 
@@ -293,6 +298,7 @@ def _token_page(token: str, purpose: tokens.Purpose, template_title: str):
         )
         return _private((page, error.status))
     form = SetPasswordForm()
+    form.account = user
     if form.validate_on_submit():
         accounts.complete_from_token(
             user, form.password.data, purpose=purpose, ip=_client_address()

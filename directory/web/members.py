@@ -120,20 +120,13 @@ def invite(slug: str):
     except AccountError as error:
         form.email.errors = [*form.email.errors, str(error)]
         return _render(organisation, form)
-    who = invitation.user.email
-    if not invitation.mailed:
-        flash(
-            f"{who} a été ajouté·e aux membres, mais le courriel n’a pas pu être envoyé. "
-            "Réessayez plus tard ou prévenez la personne vous-même.",
-            "warning",
-        )
-    elif invitation.user.password_hash:
-        flash(f"{who} fait désormais partie des membres ; un courriel l’en a informé·e.", "success")
-    else:
-        flash(
-            f"Invitation envoyée à {who} : le lien pour activer le compte est valable 7 jours.",
-            "success",
-        )
+    # The same answer whether the address had an account or not (no account enumeration).
+    flash(
+        f"Invitation envoyée à {invitation.user.email} : si cette adresse peut recevoir une "
+        "invitation, un courriel vient de lui être envoyé. La personne apparaît « en attente » "
+        "jusqu’à sa première connexion.",
+        "success",
+    )
     return redirect(url_for("members.members", slug=organisation.slug))
 
 
@@ -149,7 +142,9 @@ def remove(slug: str, user_id: int):
     except AccountError as error:
         flash(str(error), "error")
         return redirect(url_for("members.members", slug=organisation.slug))
-    flash(f"{member.name or member.email} ne fait plus partie des membres.", "success")
+    # The address, not the name: a pending member's name is not shown (it may be an existing
+    # account's own).
+    flash(f"{member.email} ne fait plus partie des membres.", "success")
     if member.id == current_user.id and not permissions.can_manage_members(
         current_user, organisation
     ):

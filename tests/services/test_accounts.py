@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from directory.extensions import db
 from directory.models import AuditLog, Membership, Role, User
-from directory.services import accounts
+from directory.services import accounts, passwords
 from directory.services.accounts import AccountError
 
 
@@ -20,16 +20,16 @@ from directory.services.accounts import AccountError
     ["password123", "PASSWORD123", "1234567890", "qwertyuiop", "  Iloveyou12  "],
 )
 def test_common_passwords_are_refused_whatever_the_case(password):
-    if password.strip().lower() not in accounts.common_passwords():
-        pytest.skip("not in the shipped list")
-    with pytest.raises(AccountError, match="plus courants"):
+    assert password.strip().lower() in passwords.common_password_list()
+    with pytest.raises(AccountError, match="trop facile à deviner"):
         accounts.check_password_strength(password)
 
 
 def test_common_password_list_is_the_shipped_one():
-    common = accounts.common_passwords()
+    common = passwords.common_password_list()
     assert len(common) == 10_000
-    assert {"123456", "password", "qwerty", "1234567890"} <= common
+    assert common[:3] == ["123456", "123456789", "qwerty"]  # most frequent first: the ranks
+    assert {"password", "1234567890"} <= set(common)
     assert not any(line.startswith("# ") for line in common)
 
 
@@ -49,7 +49,7 @@ def test_weak_passwords(password, message):
 
 def test_long_and_unusual_passwords_are_accepted():
     for password in (
-        "éàçù" * 256,
+        "où l’été dîne près du phare, ça évoque Noël " * 23,  # 1 012 characters
         "une phrase <avec> des « signes » & co",
         "😀 émoji mot de passe",
     ):
@@ -133,7 +133,7 @@ def _invite_new_account():
     alice = make_user(organisation=organisation)
     db.session.commit()
     invitation = accounts.invite_member(alice, organisation, " Zoe@Example.org", "  Zoé   Petit ")
-    assert invitation.created and invitation.mailed
+    assert invitation.created
     zoe = invitation.user
     assert (zoe.email, zoe.name, zoe.role, zoe.password_hash) == (
         "zoe@example.org",
@@ -147,21 +147,43 @@ def _invite_new_account():
         accounts.invite_member(alice, organisation, "zoe@example.org")
 
 
-def test_invite_refuses_outsiders_and_deactivated_accounts(app_ctx):
+def test_invite_refuses_outsiders_and_bad_input(app_ctx):
     mine, theirs = make_organisation(), make_organisation()
     alice = make_user(organisation=mine)
-    make_user(email="parti@example.org", active=False)
     db.session.commit()
     with pytest.raises(PermissionError):
         accounts.invite_member(alice, theirs, "x@example.org")
-    with pytest.raises(AccountError, match="désactivé"):
-        accounts.invite_member(alice, mine, "parti@example.org")
     with pytest.raises(AccountError, match="invalide"):
         accounts.invite_member(alice, mine, "pas-une-adresse")
     with pytest.raises(AccountError, match="non autorisés"):
         accounts.invite_member(alice, mine, "ok@example.org", "<script>")
     assert db.session.scalar(sa.select(User).where(User.email == "x@example.org")) is None
     assert db.session.scalar(sa.select(User).where(User.email == "ok@example.org")) is None
+
+
+def test_invited_accounts_stay_pending_until_they_sign_in(app):
+    """New, existing and deactivated accounts look alike in the list until they sign in:
+    pending, without their name."""
+    with app.test_request_context():
+        organisation = make_organisation()
+        alice = make_user(organisation=organisation, name="Alice")
+        make_user(email="ancien@example.org", name="Bruno Ancien")
+        make_user(email="parti@example.org", name="Paul Parti", active=False)
+        db.session.commit()
+        accounts.record_sign_in(alice)
+        for email in ("nouveau@example.org", "ancien@example.org", "parti@example.org"):
+            accounts.invite_member(alice, organisation, email)
+        rows = {m.user.email: (m.state, m.name) for m in accounts.members_of(organisation)}
+        pending = (accounts.MemberState.PENDING, "")
+        assert rows == {
+            alice.email: (accounts.MemberState.ACTIVE, "Alice"),
+            "nouveau@example.org": pending,
+            "ancien@example.org": pending,
+            "parti@example.org": pending,
+        }
+        accounts.record_sign_in(db.session.scalar(sa.select(User).filter_by(name="Bruno Ancien")))
+        states = {m.user.email: m.state for m in accounts.members_of(organisation)}
+        assert states["ancien@example.org"] == accounts.MemberState.ACTIVE
 
 
 def test_remove_member_rules(app_ctx):
