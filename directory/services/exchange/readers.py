@@ -4,6 +4,11 @@
 ``ImportFileError`` with a French message when the file as a whole cannot be used (empty,
 binary, unknown encoding, too large, no heading row, duplicated headings...). Cell-level
 problems (formula injection, NUL bytes) are left to the importer, which reports them per row.
+
+An XLSX file is a ZIP archive of XML documents, so it is checked as an archive before openpyxl
+opens it (member count, total uncompressed size, compression ratio: zip bombs), and its XML is
+parsed through defusedxml (openpyxl uses it when installed), which refuses entity declarations
+("billion laughs") and external entities.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ _WESTERN = frozenset(
 )
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls and other OLE documents
+# Bounds on an XLSX archive, read from its directory before anything is inflated (zipfile never
+# inflates a member beyond the size its directory declares). A workbook has about ten members,
+# its sheets compress 5 to 20 times, and the largest sheet the importer takes (MAX_ROWS rows of
+# some twenty columns) is about 150 MB of XML.
+XLSX_MAX_MEMBERS = 1_000
+XLSX_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+# Small members (styles, themes) may compress oddly well; their ratio does not matter.
+XLSX_RATIO_FROM_BYTES = 1024 * 1024
 ACCEPTED_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
@@ -221,14 +235,75 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def check_archive(data: bytes) -> None:
+    """Refuse an XLSX whose ZIP directory announces a bomb, before any member is inflated."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+        raise ImportFileError(
+            "Classeur XLSX illisible : ce n'est pas une archive ZIP valide. Enregistrez-le de "
+            "nouveau depuis votre tableur."
+        ) from error
+    if len(members) > XLSX_MAX_MEMBERS:
+        raise ImportFileError(
+            f"Ce classeur XLSX contient {len(members)} fichiers internes : un classeur en compte "
+            f"une dizaine et la limite est de {XLSX_MAX_MEMBERS}. Il n'a pas été lu."
+        )
+    total = sum(member.file_size for member in members)
+    if total > XLSX_MAX_UNCOMPRESSED_BYTES:
+        raise ImportFileError(
+            f"Ce classeur XLSX occuperait {_megabytes(total)} une fois décompressé : la limite "
+            f"est de {_megabytes(XLSX_MAX_UNCOMPRESSED_BYTES)}. Il n'a pas été lu ; découpez-le "
+            "ou envoyez-le en CSV."
+        )
+    for member in members:
+        if member.file_size < XLSX_RATIO_FROM_BYTES:
+            continue
+        if member.file_size > XLSX_MAX_RATIO * max(1, member.compress_size):
+            raise ImportFileError(
+                "Ce classeur XLSX est anormalement compressé (plus de "
+                f"{XLSX_MAX_RATIO} fois pour « {member.filename[:80]} ») : il ressemble à une "
+                "« bombe de décompression » et n'a pas été lu. Enregistrez-le de nouveau depuis "
+                "votre tableur, ou envoyez-le en CSV."
+            )
+
+
+_ENTITIES_MESSAGE = (
+    "Ce classeur XLSX contient des déclarations d'entités XML (DTD), refusées pour des raisons "
+    "de sécurité : il n'a pas été lu. Enregistrez-le de nouveau depuis votre tableur, ou "
+    "envoyez-le en CSV."
+)
+
+
+def _caused_by(error: BaseException | None, kind: type[BaseException]) -> bool:
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, kind):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def _read_xlsx(data: bytes) -> Table:
+    import openpyxl
+    from defusedxml import DefusedXmlException
     from openpyxl import load_workbook
 
+    if not openpyxl.DEFUSEDXML:
+        # OPENPYXL_DEFUSEDXML=False (or defusedxml missing) would parse entities unguarded.
+        raise ImportFileError(
+            "La lecture des classeurs XLSX est désactivée sur ce serveur (defusedxml absent "
+            "ou désactivé) : envoyez le fichier en CSV."
+        )
+    check_archive(data)
     try:
         # Formulas are read as their text (not their cached result) so that a formula cell is
         # seen, and refused, rather than silently imported.
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as error:
+        if _caused_by(error, DefusedXmlException):  # openpyxl wraps parse errors in ValueError
+            raise ImportFileError(_ENTITIES_MESSAGE) from error
         raise ImportFileError(f"Classeur XLSX illisible ({type(error).__name__}).") from error
     except Exception as error:  # openpyxl raises many kinds of errors on broken archives
         raise ImportFileError("Classeur XLSX illisible.") from error
@@ -254,7 +329,9 @@ def _read_xlsx(data: bytes) -> Table:
                 )
     except ImportFileError:
         raise
-    except Exception as error:
+    except Exception as error:  # sheets are parsed as they are read
+        if _caused_by(error, DefusedXmlException):
+            raise ImportFileError(_ENTITIES_MESSAGE) from error
         raise ImportFileError("Classeur XLSX illisible.") from error
     finally:
         workbook.close()
