@@ -163,6 +163,15 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     secure = not (config.get("TESTING") or debug)
     config.setdefault("SESSION_COOKIE_SECURE", secure)
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if config["SESSION_COOKIE_SECURE"] and not config.get("SESSION_COOKIE_DOMAIN"):
+        # __Host-: the browser keeps it only if Secure, for path / and this exact host.
+        config.setdefault("SESSION_COOKIE_NAME", "__Host-session")
+    if str(config.get("SESSION_COOKIE_NAME", "")).startswith("__Host-"):
+        config["SESSION_COOKIE_PATH"] = "/"
+    # The signed cookie itself is refused past the longest a session may last.
+    config.setdefault(
+        "PERMANENT_SESSION_LIFETIME", timedelta(seconds=int(config["SESSION_MAX_AGE"]))
+    )
     remember = config["REMEMBER_COOKIE_DURATION"]
     if not isinstance(remember, timedelta):
         remember = timedelta(seconds=int(remember))

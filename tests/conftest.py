@@ -166,6 +166,7 @@ def sign_in(app):
     Accepts a detached, expired instance: the id is read from its identity key.
     """
     from directory.models import User
+    from directory.web import sessions
 
     def _sign_in(client, user) -> None:
         user_id = sa.inspect(user).identity[0]
@@ -175,6 +176,7 @@ def sign_in(app):
         with client.session_transaction() as session:
             session["_user_id"] = login_id
             session["_fresh"] = True
+            sessions.start(session)  # a session opened now, as the sign-in form does
 
     return _sign_in
 

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import embed, errors, feeds, guards, pages, public, search, security, templating
     from . import map as map_views
+    from . import sessions as session_lifetimes
     from .accounts_admin import bp as accounts_admin_bp
     from .auth import bp as auth_bp
     from .exports import bp as exports_bp
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     templating.init_app(app)
     security.init_app(app)
+    session_lifetimes.init_app(app)  # before the guard: an expired session is anonymous
     guards.init_app(app)
 
     login_manager.login_view = "auth.login" if "auth" in app.blueprints else None

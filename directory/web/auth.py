@@ -2,10 +2,12 @@
 
 Every address here is public except the account pages (signed in). Sign-in opens a brand-new
 session; sign-out, a password change or reset and « déconnecter tous les appareils » bump the
-account's ``session_version``, which ends every other session and remember-me cookie (the user
-loader refuses old versions). Sign-in and reset requests are rate limited per address asked
-for and per client address (``services/throttle.py``: shared by every worker and server; when
-the counters cannot be reached, these forms answer 503 instead of letting attempts through).
+account's ``session_version``, which ends every other session (the user loader refuses old
+versions); sessions also end when idle or too old (``sessions.py``). There is no "remember me":
+a shared office computer must not keep a staff session for weeks. Sign-in and reset requests
+are rate limited per address asked for and per client address (``services/throttle.py``:
+shared by every worker and server; when the counters cannot be reached, these forms answer
+503 instead of letting attempts through).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import EmailField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from ..services import accounts, permissions, throttle, tokens
 from ..services.accounts import MAX_PASSWORD_LENGTH, AccountError
+from . import errors, sessions
 from .guards import access, classify
 
 bp = classify(Blueprint("auth", __name__), "public")
@@ -102,7 +106,6 @@ class LoginForm(FlaskForm):
             ),
         ],
     )
-    remember = BooleanField("Se souvenir de moi pendant 30 jours sur cet appareil")
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -224,10 +227,11 @@ def _throttle_unavailable(error: throttle.ThrottleUnavailable):
     return page, 503, {"Retry-After": "60", "Cache-Control": "no-store"}
 
 
-def _open_session(user: Any, remember: bool = False) -> None:
+def _open_session(user: Any) -> None:
     """A brand-new session for ``user``: nothing of the previous one is kept."""
     session.clear()
-    login_user(user, remember=remember)
+    login_user(user)
+    sessions.start(session)
     accounts.record_sign_in(user, ip=_client_address())
 
 
@@ -239,12 +243,35 @@ def _private(response: Any) -> Response:
     return response
 
 
+def _https_required_page() -> tuple[str, int]:
+    """Why sign-in cannot work over plain http here, instead of a bare CSRF refusal."""
+    page = render_template(
+        "auth/login.html", form=LoginForm(), https_url=sessions.https_address("auth.login")
+    )
+    return page, 200 if request.method == "GET" else 400
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError):
+    # Over plain http the Secure session cookie never comes back, so every form here fails
+    # its CSRF check: say why. Other refusals keep the site's generic page.
+    if sessions.https_required():
+        return _https_required_page()
+    title, message = errors.error_wording(400)
+    page = render_template(
+        "errors/error.html", error=error, error_title=title, error_message=message
+    )
+    return page, 400
+
+
 # -- sign-in and sign-out ------------------------------------------------------------------
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     next_url = safe_next(request.args.get("next"))
+    if sessions.https_required():
+        return _https_required_page()
     if current_user.is_authenticated and request.method == "GET":
         return redirect(next_url or home_url())
     form = LoginForm()
@@ -268,7 +295,7 @@ def login():
         return render_template(
             "auth/login.html", form=form, next_url=next_url, error=WRONG_CREDENTIALS
         )
-    _open_session(user, remember=form.remember.data)
+    _open_session(user)
     flash(f"Bienvenue, {user.name or user.email}.", "success")
     return redirect(next_url or home_url())
 
@@ -379,8 +406,7 @@ def change_password():
             form.current.errors = [*form.current.errors, str(error)]
         else:
             # The other sessions are over; this one goes on with the new version.
-            remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            login_user(user, remember=remember in request.cookies, fresh=True)
+            login_user(user, fresh=True)
             flash(
                 "Votre mot de passe a été changé. Vos autres appareils ont été déconnectés.",
                 "success",

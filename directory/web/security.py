@@ -1,4 +1,5 @@
-"""Security headers on every response (pages, errors, static files, API)."""
+"""Security headers on every response (pages, errors, static files, API), and no caching of
+anything rendered for a signed-in person."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
+from . import sessions
 from .templating import csp_nonce
 
 # Endpoints that partners may show in an <iframe> on their own sites.
@@ -41,6 +43,15 @@ def content_security_policy(embeddable: bool) -> str:
     return "; ".join(directives)
 
 
+def _rendered_for_someone(response: Response) -> bool:
+    """Whether a response may carry a signed-in person's data: protected pages, and every
+    response (pages, errors, redirects, API) while someone is signed in. Static files are
+    the same for everyone and stay cacheable."""
+    if g.get("private_page"):
+        return True
+    return request.endpoint != "static" and sessions.signed_in()
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def set_security_headers(response: Response) -> Response:
@@ -57,6 +68,7 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if g.get("private_page"):
+        if _rendered_for_someone(response):
             response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
         return response

@@ -107,6 +107,7 @@ def build_world(app) -> World:
 def sign_in_as(app, client, world: World, role: str) -> None:
     """Open a session for ``role`` on ``client`` (anonymous: nothing to do)."""
     from directory.models import User
+    from directory.web import sessions
 
     user_id = world.user_id(role)
     if user_id is None:
@@ -116,6 +117,7 @@ def sign_in_as(app, client, world: World, role: str) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = login_id
         session["_fresh"] = True
+        sessions.start(session)  # a session opened now, as the sign-in form does
 
 
 def _argument_value(rule, argument: str, world: World, chosen: dict[str, str]) -> str:

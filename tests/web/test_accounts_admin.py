@@ -78,10 +78,9 @@ def test_deactivation_ends_the_sessions_and_sign_in(app, client, sign_in, csrf_t
             "email": "partenaire@example.org",
             "password": TEST_PASSWORD,
             "csrf_token": csrf_token(victim),
-            "remember": "y",
         },
     )
-    remember = victim.get_cookie("remember_token").value
+    copied = victim.get_cookie("session").value
     assert victim.get("/compte").status_code == 200
 
     _as(app, client, sign_in, people["curator"])
@@ -94,7 +93,7 @@ def test_deactivation_ends_the_sessions_and_sign_in(app, client, sign_in, csrf_t
     assert not _account(app, people["partner"]).active
     assert victim.get("/compte").status_code == 302
     fresh = app.test_client()
-    fresh.set_cookie("remember_token", remember)
+    fresh.set_cookie("session", copied)  # a copy of the session cookie is no way back in
     assert fresh.get("/compte").status_code == 302
     again = fresh.post(
         "/connexion",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -67,7 +66,7 @@ def test_login_page_is_french_and_has_the_form(client):
     assert "<title>Connexion — " in page
     assert 'name="csrf_token"' in page
     assert 'autocomplete="current-password"' in page
-    assert "Se souvenir de moi" in page
+    assert "Se souvenir de moi" not in page  # sessions end: no remember-me (#13)
 
 
 def test_successful_sign_in_opens_the_account_and_is_audited(app, client, csrf_token, member):
@@ -157,14 +156,11 @@ def test_sign_in_starts_a_new_session(app, client, csrf_token, member):
 
 
 def test_cookie_flags_in_tests(app, client, csrf_token, member):
-    response = _login(client, csrf_token, remember="y")
+    response = _login(client, csrf_token, remember="y")  # no such option: ignored
     cookies = response.headers.getlist("Set-Cookie")
-    session_cookie = next(c for c in cookies if c.startswith("session="))
-    remember_cookie = next(c for c in cookies if c.startswith("remember_token="))
-    for cookie in (session_cookie, remember_cookie):
-        assert "HttpOnly" in cookie
-        assert "SameSite=Lax" in cookie
-    assert "Expires=" in remember_cookie
+    assert [c.partition("=")[0] for c in cookies] == ["session"]
+    assert "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0]
+    assert "Expires=" not in cookies[0]  # gone when the browser closes
 
 
 def test_cookies_are_secure_outside_tests(app, tmp_path):
@@ -175,13 +171,12 @@ def test_cookies_are_secure_outside_tests(app, tmp_path):
             "DATABASE_URL": config["DATABASE_URL"],
             "SEARCH_INDEX_DIR": config["SEARCH_INDEX_DIR"],
             "SECRET_KEY": "clé de test",
+            "PUBLIC_URL": "https://annuaire.example",
         }
     )
     assert not production.testing
     assert production.config["SESSION_COOKIE_SECURE"] is True
-    assert production.config["REMEMBER_COOKIE_SECURE"] is True
-    assert production.config["REMEMBER_COOKIE_DURATION"] <= timedelta(days=30)
-    assert production.config["REMEMBER_COOKIE_HTTPONLY"] is True
+    assert production.config["SESSION_COOKIE_NAME"] == "__Host-session"
     with production.app_context():
         make_user(email="prod@example.org")
         db.session.commit()
@@ -194,7 +189,6 @@ def test_cookies_are_secure_outside_tests(app, tmp_path):
             "email": "prod@example.org",
             "password": TEST_PASSWORD,
             "csrf_token": token,
-            "remember": "y",
         },
         base_url="https://annuaire.example",
         headers={"Referer": "https://annuaire.example/connexion"},
@@ -311,24 +305,22 @@ def test_private_page_sends_anonymous_people_to_sign_in_and_back(client, csrf_to
 # -- sign-out and sessions -----------------------------------------------------------------
 
 
-def test_sign_out_kills_every_session_and_remember_cookie(app, client, csrf_token, member):
-    _login(client, csrf_token, remember="y")
-    remember = client.get_cookie("remember_token").value
+def test_sign_out_kills_every_session_and_copied_cookie(app, client, csrf_token, member):
+    _login(client, csrf_token)
+    copied = _session_cookie(client)
     second = app.test_client()
     _login(second, csrf_token)
     assert second.get("/compte").status_code == 200
-    # A third device that only has the remember-me cookie.
+    # A third device holding a copy of the first one's session cookie.
     third = app.test_client()
-    third.set_cookie("remember_token", remember)
+    third.set_cookie("session", copied)
     assert third.get("/compte").status_code == 200
 
     response = client.post("/deconnexion", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert client.get("/compte").status_code == 302
     assert second.get("/compte").status_code == 302
-    fresh = app.test_client()
-    fresh.set_cookie("remember_token", remember)
-    assert fresh.get("/compte").status_code == 302
+    assert third.get("/compte").status_code == 302
     assert [row.user_id for row in _audit(app, "auth.logout")] == [member]
 
 
@@ -393,8 +385,8 @@ def test_too_many_attempts_from_one_address_get_429(app, client, csrf_token):
 def test_password_change_ends_other_sessions(app, client, csrf_token, member):
     _login(client, csrf_token)
     other = app.test_client()
-    _login(other, csrf_token, remember="y")
-    remember = other.get_cookie("remember_token").value
+    _login(other, csrf_token)
+    copied = _session_cookie(other)
     response = client.post(
         "/compte/mot-de-passe",
         data={
@@ -408,7 +400,7 @@ def test_password_change_ends_other_sessions(app, client, csrf_token, member):
     assert client.get("/compte").status_code == 200  # this device goes on
     assert other.get("/compte").status_code == 302
     third = app.test_client()
-    third.set_cookie("remember_token", remember)
+    third.set_cookie("session", copied)
     assert third.get("/compte").status_code == 302
     with app.app_context():
         user = db.session.get(User, member)
