@@ -72,6 +72,7 @@ FULL_RELOAD_SECONDS = 3600  # and a full reload now and then bounds any stalenes
 EXTENSION_KEY = "duplicates_index"
 REBUILD_PAIRS_AFTER = 2000  # changed entries beyond which the pair listing is built again
 BACKGROUND_PAIRS_FROM = 5000  # published entries from which the first build runs in a thread
+YIELD_EVERY = 50  # pair comparisons between two pauses of the build (a few ms)
 RESORT_FROM = 2000  # changed verdicts from which the listing is sorted again, not patched
 WHOLE_TABLE_FACTS = 5000  # communes and leads of more entries are read table by table
 
@@ -480,7 +481,10 @@ class _PairGraph:
                 for second in ordered[position + 1 :]:
                     compared.add((first, second))
         scorer: _Scorer | None = None
-        for first, second in sorted(compared):
+        pause = _pause_for_requests()
+        for count, (first, second) in enumerate(sorted(compared)):
+            if count % YIELD_EVERY == 0:
+                pause()
             if scorer is None or scorer.key != first:
                 scorer = _Scorer(rows[first].words)
                 scorer.key = first
@@ -605,6 +609,22 @@ class _PairGraph:
             )
         self.sorted = ordered
         return ordered
+
+
+def _pause_for_requests() -> Callable[[], None]:
+    """What the background build calls between two chunks of comparisons.
+
+    Under gevent (deploy/gunicorn.conf.py) the build's "thread" is a greenlet of a worker: it
+    waits until the worker has nothing else to do, so that requests go first; without a pause
+    it would hold every request of its worker for the whole build. A real thread only gives
+    up the GIL for a moment.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        return gevent.idle
+    return lambda: time.sleep(0)
 
 
 def _index(kind: str) -> _TitleIndex:
