@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,10 @@ from .extensions import csrf, db, login_manager, migrate
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides everything else (tests use it)."""
+    # Every file the app writes (database and its WAL, secret key, outbox mails with reset
+    # links, uploads, search index) is for its own user only. The umask is process-wide: fine,
+    # as the process writes nothing another user must read (nginx serves /static from the repo).
+    os.umask(0o077)
     config = dict(config or {})
     instance_path = Path(config.pop("INSTANCE_PATH", None) or instance_path_from_env())
     app = Flask(
@@ -37,7 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import models  # noqa: F401 - registers the tables on the metadata
     from .search import init_app as init_search
     from .web import init_app as init_web
+    from .web.converters import init_app as init_converters
 
+    init_converters(app)  # before any route: out-of-range ids and NUL bytes route nowhere
     init_search(app)
     init_web(app)
 

@@ -106,7 +106,8 @@ def sqlalchemy_url(url: str) -> str:
 
 def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the configuration mapping for one app."""
-    instance_path.mkdir(parents=True, exist_ok=True)
+    # Private: it holds the database, the secret key and mails carrying reset links.
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "DATABASE_URL": f"sqlite:///{instance_path / 'annuaire.sqlite3'}",
         "SEARCH_INDEX_DIR": str(instance_path / "search-index"),

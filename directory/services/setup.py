@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from flask import current_app
 from flask_migrate import upgrade
 
 from ..config import ROOT
 from ..search import indexing as search_indexing
-from . import catalogue, gazetteer
+from . import catalogue, gazetteer, private_files
+
+
+def _protect_private_files(echo: Callable[[str], None]) -> None:
+    echo("Fichiers privés : vérification des droits (lisibles par le seul compte du service)…")
+    repairs = private_files.repair(
+        Path(current_app.instance_path),
+        current_app.config["SQLALCHEMY_DATABASE_URI"],
+        current_app.config.get("SEARCH_INDEX_DIR"),
+    )
+    for line in repairs.done:
+        echo(f"  Droits corrigés : {line}")
+    for line in repairs.refused:
+        echo(f"  Impossible de corriger (le fichier appartient-il à un autre compte ?) : {line}")
+    if not repairs.done and not repairs.refused:
+        echo("  Aucun droit à corriger.")
 
 
 def run(echo: Callable[[str], None] = print) -> None:
@@ -29,4 +46,5 @@ def run(echo: Callable[[str], None] = print) -> None:
     )
     echo(f"  Entrées ajoutées — {created}.")
     search_indexing.prepare()  # builds the search index if one is needed
+    _protect_private_files(echo)
     echo(f"Installation terminée en {time.perf_counter() - started:.1f} s.")
