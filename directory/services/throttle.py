@@ -66,6 +66,8 @@ def hit(limit: str, namespace: str, *identifiers: str) -> bool:
 
     ``namespace`` names the counter ("login-email"), ``identifiers`` whom it counts (an
     account, a client address...). Raises ``ThrottleUnavailable`` when the storage is down.
+    Call it before the request writes anything: on SQLite the counter's own connection would
+    wait for the request's write lock.
     """
     items = parse_many(limit)
     store = _store()
