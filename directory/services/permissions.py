@@ -65,6 +65,15 @@ def can_view_initiative(user: Any, initiative: Initiative) -> bool:
     return is_staff(user) or leads(user, initiative)
 
 
+def can_view_stored_logo(user: Any, organisations: list[Organisation]) -> bool:
+    """A logo not yet public (pending or refused proposal): staff, and the members of the
+    organisations it belongs to (``organisations``, as found by ``media.logo_organisations``)."""
+    if is_staff(user):
+        return True
+    mine = member_organisation_ids(user)
+    return any(organisation.id in mine for organisation in organisations)
+
+
 # -- editing -------------------------------------------------------------------------------
 
 

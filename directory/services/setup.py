@@ -29,6 +29,16 @@ def _protect_private_files(echo: Callable[[str], None]) -> None:
         echo("  Aucun droit à corriger.")
 
 
+def _settle_logos(echo: Callable[[str], None]) -> None:
+    """Logos of unpublished versions out of the public folder (stores written before they were
+    kept private had them all there), and published ones in it."""
+    from . import media
+
+    published, hidden = media.reconcile_logos()
+    if published or hidden:
+        echo(f"Logos : {hidden} rendu(s) privé(s) (non publiés), {published} publié(s).")
+
+
 def run(echo: Callable[[str], None] = print) -> None:
     started = time.perf_counter()
     echo("Base de données : application des migrations…")
@@ -46,5 +56,6 @@ def run(echo: Callable[[str], None] = print) -> None:
     )
     echo(f"  Entrées ajoutées — {created}.")
     search_indexing.prepare()  # builds the search index if one is needed
+    _settle_logos(echo)
     _protect_private_files(echo)
     echo(f"Installation terminée en {time.perf_counter() - started:.1f} s.")

@@ -33,6 +33,7 @@ from ..services.richtext import rich_text
 from ..territories import COVERED_DEPARTEMENTS
 from .forms import BaseForm, _length, _strip, no_markup, safe_text
 from .guards import classify
+from .media import logo_preview
 
 bp = classify(Blueprint("staff", __name__, url_prefix="/gestion"), "staff")
 
@@ -118,6 +119,8 @@ def present(field: str, value: Any) -> Any:
         return ", ".join(f"{names.get(code, code)} ({code})" for code in value)
     if field == "commune_code":
         return _commune(value)
+    if field == "logo_path":  # shown, not named: a pending logo through the signed-in route
+        return logo_preview(value, "Logo")
     if field == "organisations":
         names = _names("organisations", [link.get("slug") for link in value])
         return "; ".join(

@@ -1,4 +1,5 @@
-"""Logo uploads: only real PNG, JPEG and WebP images, re-encoded without metadata."""
+"""Logo uploads: only real PNG, JPEG and WebP images, re-encoded without metadata, kept
+private until an online organisation uses them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import struct
 import zlib
 
 import pytest
+import sqlalchemy as sa
+from factories import make_organisation
 from PIL import Image
 
+from directory.extensions import db
+from directory.models import Organisation, Status
 from directory.services import media
 from directory.services.media import MediaError
 
@@ -61,18 +66,77 @@ def test_accepted_formats_are_re_encoded_without_metadata(fmt, extension):
     assert b"Appareil secret" not in cleaned
 
 
-def test_store_and_find_a_logo(app_ctx):
+def test_a_new_logo_is_stored_private_until_published(app_ctx):
     path = media.save_logo(io.BytesIO(image_bytes("PNG")))
     assert path.startswith("logos/") and path.endswith(".png")
     name = media.logo_name(path)
-    found = media.logo_file(name)
-    assert found is not None
-    file_path, mimetype = found
+    assert media.logo_file(name) is None  # not served publicly yet
+    assert not media.is_public(path)
+    file_path, mimetype = media.stored_logo_file(name)
     assert mimetype == "image/png"
-    assert file_path.parent.parent.name == "uploads"
+    assert file_path.parent == media.private_logo_dir()
     assert "static" not in file_path.parts
+    assert file_path.stat().st_mode & 0o777 == 0o600
+    assert media.publish_logo(path) is True
+    public_path, _ = media.logo_file(name)
+    assert public_path.parent == media.logo_dir() and not file_path.exists()
+    assert media.stored_logo_file(name) == (public_path, "image/png")
+    assert media.publish_logo(path) is False  # already public
     # Random names: two uploads of the same picture never collide.
     assert media.save_logo(io.BytesIO(image_bytes("PNG"))) != path
+
+
+def test_logos_follow_the_status_of_the_organisation_using_them(app_ctx):
+    """Public once an online organisation's row uses it, whichever service committed that."""
+    draft = make_organisation(status=Status.DRAFT)
+    draft.logo_path = media.save_logo(io.BytesIO(image_bytes("PNG")))
+    db.session.commit()
+    assert not media.is_public(draft.logo_path)
+    draft.status = Status.PUBLISHED
+    db.session.rollback()  # a rolled-back change publishes nothing
+    assert not media.is_public(draft.logo_path)
+    draft.status = Status.PUBLISHED
+    db.session.commit()
+    assert media.is_public(draft.logo_path)
+
+
+def test_reconcile_moves_unpublished_logos_out_of_the_public_folder(app_ctx):
+    """An instance from before private logos: every upload sits in the public folder."""
+    published = make_organisation(status=Status.PUBLISHED)
+    pending = make_organisation(status=Status.PROPOSED)
+    db.session.commit()
+    media.logo_dir().mkdir(parents=True, exist_ok=True)
+    names = {}
+    for key in ("published", "pending", "orphan", "stranded"):
+        names[key] = media.logo_name(media.save_logo(io.BytesIO(image_bytes("PNG"))))
+        if key != "stranded":  # left private though published: a publish that failed
+            media.stored_logo_file(names[key])[0].rename(media.logo_dir() / names[key])
+    # Written straight to the rows, as old data is: no publishing hook runs for it.
+    db.session.execute(
+        sa.update(Organisation)
+        .where(Organisation.id == published.id)
+        .values(logo_path=f"logos/{names['published']}")
+    )
+    db.session.execute(
+        sa.update(Organisation)
+        .where(Organisation.id == pending.id)
+        .values(logo_path=f"logos/{names['pending']}")
+    )
+    stranded = make_organisation(status=Status.PUBLISHED)
+    db.session.commit()
+    db.session.execute(
+        sa.update(Organisation)
+        .where(Organisation.id == stranded.id)
+        .values(logo_path=f"logos/{names['stranded']}")
+    )
+    db.session.commit()
+    assert media.reconcile_logos() == (1, 2)
+    assert media.logo_file(names["published"]) is not None
+    assert media.logo_file(names["stranded"]) is not None
+    assert media.logo_file(names["pending"]) is None
+    assert media.logo_file(names["orphan"]) is None
+    assert media.stored_logo_file(names["pending"]) is not None
+    assert media.reconcile_logos() == (0, 0)  # idempotent
 
 
 @pytest.mark.parametrize(

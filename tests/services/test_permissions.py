@@ -246,3 +246,30 @@ def test_no_organisation_means_not_a_member():
 def test_every_template_rule_is_covered():
     covered = {rule for rule, _, _ in ENTRY_RULES} | set(ACTOR_RULES) | {"publishes_directly"}
     assert {rule.__name__ for rule in permissions.TEMPLATE_RULES.values()} <= covered
+
+
+# -- a stored logo that is not public: actor × whose logo it is ---------------------------------
+# Columns: a logo of the OWN organisation, of the OTHER one (the outsider's), of none.
+STORED_LOGO = {
+    "none": ". . .",
+    "anonymous": ". . .",
+    "no_organisation": ". . .",
+    "outsider": ". Y .",
+    "partner_only": ". . .",
+    "member": "Y . .",
+    "curator": "Y Y Y",
+    "admin": "Y Y Y",
+}
+
+
+@pytest.mark.parametrize(
+    ("actor", "owners", "expected"),
+    [
+        (actor, owners, flag == "Y")
+        for actor, flags in STORED_LOGO.items()
+        for owners, flag in zip(([OWN], [OTHER], []), flags.split(), strict=True)
+    ],
+)
+def test_can_view_stored_logo(actor, owners, expected):
+    organisations = [Organisation(id=oid, slug=f"o{oid}", name="O") for oid in owners]
+    assert permissions.can_view_stored_logo(person(actor), organisations) is expected

@@ -34,6 +34,7 @@ class World:
     proposed_a_id: int
     archived_a: str  # ARCHIVED, led by A
     revision_a_id: int  # pending change of initiative_a proposed by A's member
+    pending_logo_a: str  # file name of a logo in a pending change of A proposed by A's member
     event: str
     member_a_id: int
     colleague_a_id: int  # a second member of A (a target for "remove member")
@@ -78,6 +79,7 @@ def build_world(app) -> World:
             initiative=initiative_a,
             token=workflow.edit_token(initiative_a),
         )
+        pending_logo = _propose_logo(member_a, organisation_a)
         revision = db.session.scalars(
             sa.select(Revision).where(
                 Revision.entity_id == initiative_a.id,
@@ -95,6 +97,7 @@ def build_world(app) -> World:
             proposed_a_id=proposed_a.id,
             archived_a=archived_a.slug,
             revision_a_id=revision.id,
+            pending_logo_a=pending_logo,
             event=event.slug,
             member_a_id=member_a.id,
             colleague_a_id=colleague_a.id,
@@ -102,6 +105,24 @@ def build_world(app) -> World:
             curator_id=curator.id,
             admin_id=admin.id,
         )
+
+
+def _propose_logo(member, organisation) -> str:
+    """A change of ``organisation`` with a new logo, proposed by ``member``: the logo's name."""
+    import io
+
+    from PIL import Image
+
+    from directory.services import media, workflow
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(buffer, format="PNG")
+    path = media.store_logo(*media.clean_image(buffer.getvalue()))
+    workflow.submit_organisation(
+        member, {"logo_path": path}, organisation=organisation,
+        token=workflow.edit_token(organisation),
+    )  # fmt: skip
+    return media.logo_name(path)
 
 
 def sign_in_as(app, client, world: World, role: str) -> None:
@@ -145,6 +166,8 @@ def _argument_value(rule, argument: str, world: World, chosen: dict[str, str]) -
         return str(world.colleague_a_id)
     if argument == "code":
         return "13"
+    if argument == "name" and "/logos/" in path:
+        return world.pending_logo_a
     if argument == "fmt":
         return "csv"
     if argument == "filename":

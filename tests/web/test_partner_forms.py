@@ -359,8 +359,11 @@ def test_partner_proposes_organisation_changes_with_a_logo(app, login, csrf_toke
     assert snapshot["commune_code"] == "84007"
     assert snapshot["departements"] == ["13", "84"]
     assert snapshot["description"] == "<p>Présentation.</p><p>Deuxième paragraphe.</p>"
-    logo = client.get("/medias/" + snapshot["logo_path"])
+    # Pending: not public, shown to its organisation through the signed-in route.
+    assert app.test_client().get("/medias/" + snapshot["logo_path"]).status_code == 404
+    logo = client.get("/medias/apercu/" + snapshot["logo_path"])
     assert logo.status_code == 200
+    assert "/medias/apercu/" + snapshot["logo_path"] in client.get(EDIT_ORGANISATION).text
     assert logo.mimetype == "image/jpeg"
     assert b"Appareil secret" not in logo.data
     assert not Image.open(io.BytesIO(logo.data)).getexif()
@@ -451,7 +454,7 @@ def test_bad_logos_are_refused_in_french(app, login, csrf_token, content, filena
     assert message in html
     assert 'value="Des jardins partout"' in html  # the rest of the form is kept
     assert _counts(app) == before
-    assert not list(Path(app.instance_path).glob("uploads/logos/*"))
+    assert not list(Path(app.instance_path).glob("uploads/**/logos/*"))
 
 
 def test_too_large_request_gets_a_french_413(app, login, csrf_token):

@@ -62,6 +62,9 @@ MATRIX = [
     Row("GET", "/initiatives/{archived_a}",                            (404, 404, 404, 404, 404)),
     Row("GET", "/api/v1/initiatives/{proposed_a}",                     (404, 404, 404, 404, 404)),
     Row("GET", "/organisations/{organisation_a}",                      (200, 200, 200, 200, 200)),
+    # A logo in A's pending change: never public; A's members and the staff see it signed in.
+    Row("GET", "/medias/logos/{pending_logo_a}",                       (404, 404, 404, 404, 404)),
+    Row("GET", "/medias/apercu/logos/{pending_logo_a}",                (302, 200, 404, 200, 200)),
     # Account.
     Row("GET", "/compte",                                              (302, 200, 200, 200, 200)),
     Row("POST", "/compte/mot-de-passe",                                (302, 200, 200, 200, 200)),
