@@ -32,7 +32,7 @@ TERRITORIES = Path(__file__).resolve().parent.parent.parent / "seed" / "territor
 MIN_SCORE = 3  # zxcvbn's « safely unguessable »: 10⁸ guesses or more
 # zxcvbn's scoring grows with the cube of the length: only the start of a longer password is
 # judged (a prefix is never stronger than the whole, so nothing weak gets through this way).
-SCORED_LENGTH = 50
+SCORED_LENGTH = 40
 # « l33t » matching tries every combination of the substitutions a password holds: with
 # zxcvbn's table (« 1 » for i or l, « 7 » for l or t, four signs for c...), a password made of
 # such signs takes seconds. This table keeps the usual ones, each sign for one letter: at most
