@@ -128,7 +128,7 @@ def create(target: Path, echo: Echo = print) -> Manifest:
             echo("Base de données : copie en ligne (API de sauvegarde de SQLite)…")
             _sqlite_copy(_sqlite_path(), database)
             echo("Base de données : vérification de la copie (integrity_check)…")
-            revisions, counts = _sqlite_check(database, target.name)
+            revisions, counts = _check_copy(database)
         else:
             echo("Base de données : export (pg_dump)…")
             revisions, counts = _pg_dump(database)
@@ -213,7 +213,7 @@ def restore(source: Path, echo: Echo = print, processes: int = 1) -> Manifest:
             echo("Sauvegarde : extraction et vérification de la base…")
             database = _extract(archive, DATABASE_MEMBERS[engine], work, source.name)
             if engine == "sqlite":
-                _sqlite_check(database, source.name)
+                _check_backup(database, source.name)
             else:
                 _pg_check(database, source.name)
             uploads = _extract_uploads(archive, work / UPLOADS, source.name)
@@ -376,27 +376,32 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         raise BackupError(f"La copie de la base SQLite a échoué ({error}).") from error
 
 
-def _sqlite_check(path: Path, name: str) -> tuple[set[str], dict[str, int]]:
+class _NotOurs(Exception):
+    """Not a SQLite database of this app (no header, no schema, unreadable)."""
+
+
+class _Damaged(Exception):
+    """A SQLite database of this app whose ``integrity_check`` fails; ``args[0]`` its report."""
+
+
+def _sqlite_check(path: Path) -> tuple[set[str], dict[str, int]]:
     """An intact SQLite database of this app: its revision(s) and counts."""
     with open(path, "rb") as handle:
         if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise BackupError(_not_a_backup(name))
+            raise _NotOurs
     try:
         with closing(
             sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         ) as connection:
             result = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             if result != ["ok"]:
-                raise BackupError(
-                    f"La base de « {name} » est endommagée (integrity_check : "
-                    f"{'; '.join(result[:3])})."
-                )
+                raise _Damaged("; ".join(result[:3]))
             tables = {
                 row[0]
                 for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
             if not {"alembic_version", *(t.name for t in COUNTED.values())} <= tables:
-                raise BackupError(_not_a_backup(name))
+                raise _NotOurs
             revisions = {
                 row[0] for row in connection.execute("SELECT version_num FROM alembic_version")
             }
@@ -405,8 +410,38 @@ def _sqlite_check(path: Path, name: str) -> tuple[set[str], dict[str, int]]:
                 for key, table in COUNTED.items()
             }
     except sqlite3.DatabaseError as error:
-        raise BackupError(_not_a_backup(name)) from error
+        if getattr(error, "sqlite_errorname", "") == "SQLITE_CORRUPT":
+            raise _Damaged(str(error)) from error
+        raise _NotOurs from error
+    if not revisions:
+        raise _NotOurs
     return revisions, counts
+
+
+def _check_copy(path: Path) -> tuple[set[str], dict[str, int]]:
+    """``_sqlite_check`` of the copy of the live database, in the words of ``create``."""
+    try:
+        return _sqlite_check(path)
+    except _NotOurs as error:
+        raise BackupError("La base n'a pas de schéma : lancez « flask setup » d'abord.") from error
+    except _Damaged as error:
+        raise BackupError(
+            f"La base de l'instance est endommagée (integrity_check : {error.args[0]}) : "
+            "aucune sauvegarde écrite."
+        ) from error
+
+
+def _check_backup(path: Path, name: str) -> None:
+    """``_sqlite_check`` of the database of a backup, in the words of ``restore``."""
+    try:
+        _sqlite_check(path)
+    except _NotOurs as error:
+        raise BackupError(_not_a_backup(name)) from error
+    except _Damaged as error:
+        raise BackupError(
+            f"La base de « {name} » est endommagée (integrity_check : {error.args[0]}) : "
+            "rien n'a été remplacé."
+        ) from error
 
 
 def _sqlite_restore(copy: Path, live: Path) -> None:
@@ -485,11 +520,22 @@ def _pg_dump(target: Path) -> tuple[set[str], dict[str, int]]:
 
 
 def _pg_check(dump: Path, name: str) -> None:
-    """A dump ``pg_restore`` can read, of a database of this app."""
-    command = [_pg_tool("pg_restore"), "--list", str(dump)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0 or not _LISTED_ALEMBIC.search(done.stdout):
+    """A dump of a database of this app (``--list`` reads its table of contents) that can be
+    read to the end (a dump cut short has a whole table of contents)."""
+    pg_restore = _pg_tool("pg_restore")
+    listed = subprocess.run(  # noqa: S603
+        [pg_restore, "--list", str(dump)], capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0 or not _LISTED_ALEMBIC.search(listed.stdout):
         raise BackupError(_not_a_backup(name))
+    read = subprocess.run(  # noqa: S603
+        [pg_restore, "--file", os.devnull, str(dump)], capture_output=True, text=True, check=False
+    )
+    if read.returncode != 0:
+        detail = " ".join(read.stderr.strip().splitlines()[-2:])
+        raise BackupError(
+            f"L'export de « {name} » est endommagé ({detail}) : rien n'a été remplacé."
+        )
 
 
 def _pg_restore(dump: Path) -> None:

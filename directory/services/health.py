@@ -204,8 +204,8 @@ def mail_outbox() -> Check:
         return Check(True, message, figures)
     if age is not None and age > MAIL_OUTBOX_MAX_AGE:
         message = (
-            f"{waiting} courriel(s) en attente d'envoi depuis plus de "
-            f"{MAIL_OUTBOX_MAX_AGE // 60} minutes."
+            f"{waiting} courriel(s) attendent dans la boîte d'envoi de l'instance depuis plus de "
+            f"{MAIL_OUTBOX_MAX_AGE // 60} minutes sans être partis : envoyez-les ou retirez-les."
         )
         return Check(False, message, figures)
     return Check(True, "Aucun courriel en souffrance.", figures)

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import stat
 import tarfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -237,5 +238,50 @@ def test_a_backup_from_another_engine_is_refused(app, runner, tmp_path):
     result = runner.invoke(args=["backup", "restore", str(archive), "--yes"])
     assert result.exit_code == 1
     assert "même moteur" in result.output
+    with app.app_context():
+        assert _catalogue() == before
+
+
+def _damaged_copy(archive: Path, target: Path, engine: str) -> Path:
+    """``archive`` with its database damaged: a SQLite table page overwritten, a dump cut short."""
+    member = backup.DATABASE_MEMBERS[engine]
+    with tarfile.open(archive) as opened:
+        manifest = opened.extractfile("manifest.json").read()
+        database = bytearray(opened.extractfile(member).read())
+    if engine == "sqlite":
+        probe = target.with_suffix(".probe")
+        probe.write_bytes(database)
+        with closing(sqlite3.connect(probe)) as connection:
+            page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+            (root,) = connection.execute(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'initiative'"
+            ).fetchone()
+        start = (root - 1) * page_size
+        database[start : start + 8] = b"\x0d\x00\x00\x00\x00\xff\xff\xff"
+    else:
+        del database[len(database) // 2 :]
+    with tarfile.open(target, "w") as opened:
+        for name, data in (("manifest.json", manifest), (member, bytes(database))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            opened.addfile(info, io.BytesIO(data))
+    return target
+
+
+def test_a_damaged_backup_is_refused_and_the_database_untouched(app, runner, tmp_path):
+    archive = tmp_path / "sauvegarde.tar"
+    assert runner.invoke(args=["backup", "create", str(archive)]).exit_code == 0
+    with app.app_context():
+        make_initiative(title="Entrée ajoutée après la sauvegarde")
+        db.session.commit()
+        before = _catalogue()
+        engine = db.engine.dialect.name
+    damaged = _damaged_copy(archive, tmp_path / "endommagee.tar", engine)
+    result = runner.invoke(args=["backup", "restore", str(damaged), "--yes"])
+    assert result.exit_code == 1
+    assert "endommagé" in result.output
+    assert "rien n'a été remplacé" in result.output
+    if engine == "sqlite":
+        assert "integrity_check" in result.output
     with app.app_context():
         assert _catalogue() == before
