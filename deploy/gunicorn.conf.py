@@ -28,6 +28,14 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 
+
+def on_starting(server) -> None:
+    """Refuse to listen on a public address without PUBLIC_URL (the message says why)."""
+    from directory.config import check_public_url_for_start
+
+    check_public_url_for_start(server.cfg.bind)
+
+
 # Access log: one JSON object per line (see docs/deploiement.md), on standard output unless
 # ``--access-logfile`` says otherwise (systemd hands it to the journal).
 accesslog = "-"

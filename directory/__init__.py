@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .application import Directory
 from .config import ROOT, instance_path_from_env, load_config
 from .extensions import csrf, db, login_manager, migrate
 
@@ -22,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.umask(0o077)
     config = dict(config or {})
     instance_path = Path(config.pop("INSTANCE_PATH", None) or instance_path_from_env())
-    app = Flask(
+    app = Directory(
         __name__,
         instance_path=str(instance_path),
         template_folder=str(ROOT / "templates"),
@@ -50,8 +51,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     proxies = int(app.config.get("PROXY_COUNT", 0))
     if proxies:
-        # Trust exactly the configured proxies, never a raw client-sent X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Trust exactly the configured proxies, never a raw client-sent X-Forwarded-For;
+        # never X-Forwarded-Host: links come from PUBLIC_URL and the Host is checked as sent.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     from .cli import init_app as init_cli
 

@@ -19,17 +19,21 @@ export_cli = AppGroup("export", help="Exporter les données publiées.")
 @click.option(
     "--base-url",
     default="",
-    help="Adresse publique du site, pour les liens des fiches (par défaut PUBLIC_BASE_URL).",
+    help="Adresse publique du site, pour les liens des fiches (par défaut PUBLIC_URL).",
 )
 def opendata_command(directory: Path | None, base_url: str) -> None:
     """Write the open-data files (CSV, JSON, GeoJSON, XLSX, schemas) into DIRECTORY.
 
     Without DIRECTORY: instance/opendata, the files served by the /donnees page.
     """
+    from .config import parse_public_url
     from .services.exchange import export
 
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise click.BadParameter("l’adresse doit commencer par http:// ou https://.")
+    if base_url:
+        try:
+            base_url = parse_public_url(base_url)
+        except ValueError as error:
+            raise click.BadParameter(str(error).replace("PUBLIC_URL", "--base-url")) from None
     release = export.write_opendata(
         directory, base_url=base_url, progress=lambda name: click.echo(f"… {name}")
     )

@@ -5,11 +5,15 @@ Nothing here runs at import time: ``load_config`` is called by ``create_app``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +80,129 @@ def _coerce_types(config: dict[str, Any]) -> None:
             config[key] = int(config[key].strip() or 0)
 
 
+# Without PUBLIC_URL (development, tests) links name the machine itself, as the test client does.
+DEFAULT_PUBLIC_URL = "http://localhost"
+# The names a developer's own machine answers to; trusted only when the site is not public.
+# (Werkzeug 3.1 cannot match a bracketed IPv6 Host such as ``[::1]`` against a trusted name.)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# A domain name, an IPv4 address or an IPv6 address (without its brackets).
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+def _public_url_problem(text: str) -> str | None:
+    """What is wrong with a ``PUBLIC_URL`` value, in French, or ``None``."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "le port doit être un nombre entre 1 et 65535"
+    if parts.scheme not in ("http", "https"):
+        return "l’adresse doit commencer par https:// (ou http:// pour un essai)"
+    if not parts.hostname:
+        return "il manque le nom du serveur"
+    if parts.username is not None or parts.password is not None:
+        return "l’adresse ne doit pas contenir d’identifiant ni de mot de passe"
+    if parts.path not in ("", "/") or "?" in text or "#" in text:
+        return "l’adresse ne doit contenir ni chemin, ni paramètres, ni ancre"
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = ""
+    if not _HOST_NAME.fullmatch(host):
+        return "le nom du serveur est invalide"
+    return None
+
+
+def parse_public_url(value: str) -> str:
+    """``PUBLIC_URL`` checked and written as ``scheme://host[:port]``, or a French ValueError."""
+    text = str(value).strip()
+    problem = _public_url_problem(text)
+    if problem is not None:
+        raise ValueError(
+            f"PUBLIC_URL invalide ({text!r}) : {problem}. "
+            "Exemple attendu : https://annuaire.example.gouv.fr"
+        )
+    parts = urlsplit(text)
+    host = parts.hostname.encode("idna").decode("ascii")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != {"http": 80, "https": 443}[parts.scheme]:
+        netloc += f":{parts.port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def public_url(config: Mapping[str, Any]) -> str:
+    """The canonical address every absolute link is made from (no trailing slash)."""
+    return config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.0.0.1``, ``::1`` and the rest of 127.0.0.0/8."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_names(value: str | Iterable[str] | None) -> list[str]:
+    names = value.split(",") if isinstance(value, str) else list(value or ())
+    return [name.strip().lower() for name in names if name.strip()]
+
+
+def _configure_public_url(config: dict[str, Any]) -> None:
+    """Derive Flask's link and Host settings from ``PUBLIC_URL`` alone.
+
+    ``SERVER_NAME`` and ``PREFERRED_URL_SCHEME`` give links built outside a request (mails from
+    the command line); ``TRUSTED_HOSTS`` makes Flask refuse any other ``Host`` with a 400.
+    """
+    value = config.get("PUBLIC_URL")
+    config["PUBLIC_URL"] = parse_public_url(value) if value else None
+    parts = urlsplit(public_url(config))
+    config["SERVER_NAME"] = parts.netloc
+    config["PREFERRED_URL_SCHEME"] = parts.scheme
+    names = [parts.hostname or "localhost"]
+    if is_loopback(names[0]):
+        names.extend(LOOPBACK_HOSTS)
+    names.extend(_split_names(config.get("TRUSTED_HOSTS")))
+    config["TRUSTED_HOSTS"] = list(dict.fromkeys(names))
+
+
+def _binds_publicly(address: str) -> bool:
+    """True for a gunicorn ``--bind`` other than a loopback TCP address (unix sockets too:
+    a proxy serves them to the public)."""
+    if address.startswith(("unix:", "fd://")):
+        return True
+    host = address if address.endswith("]") else address.rsplit(":", 1)[0]
+    # An empty host (``:8000``) listens on every interface.
+    return not (host and is_loopback(host))
+
+
+def check_public_url_for_start(binds: Iterable[str], instance_path: Path | None = None) -> None:
+    """Refuse to serve on a public address without ``PUBLIC_URL`` (RuntimeError, in French).
+
+    Called by the gunicorn master before it listens (deploy/gunicorn.conf.py): without the
+    canonical address every link would name ``localhost`` and every visitor's Host be refused.
+    """
+    local = _instance_settings(instance_path or instance_path_from_env())
+    value = local.get("PUBLIC_URL", os.environ.get("PUBLIC_URL"))
+    if value:
+        try:
+            parse_public_url(value)
+        except ValueError as error:
+            raise RuntimeError(str(error)) from None
+        return
+    public = [address for address in binds if _binds_publicly(address)]
+    if public:
+        raise RuntimeError(
+            f"PUBLIC_URL n’est pas défini alors que le serveur écoute sur {', '.join(public)}. "
+            "Indiquez l’adresse publique du site, par exemple "
+            "PUBLIC_URL=https://annuaire.example.gouv.fr, ou écoutez sur 127.0.0.1 pour un "
+            "essai sur cette machine."
+        )
+
+
 def instance_path_from_env() -> Path:
     return Path(os.environ.get("DIRECTORY_INSTANCE_PATH", ROOT / "instance")).resolve()
 
@@ -94,6 +221,16 @@ def _secret_key(instance_path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _instance_settings(instance_path: Path) -> dict[str, Any]:
+    """The upper-case names of ``instance/config.py``, the operator's own file."""
+    local = instance_path / "config.py"
+    if not local.exists():
+        return {}
+    namespace: dict[str, Any] = {}
+    exec(compile(local.read_text(), str(local), "exec"), namespace)  # noqa: S102 - operator's own file
+    return {k: v for k, v in namespace.items() if k.isupper()}
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -152,13 +289,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     for key in ENV_KEYS:
         if os.environ.get(key):
             config[key] = os.environ[key]
-    local = instance_path / "config.py"
-    if local.exists():
-        namespace: dict[str, Any] = {}
-        exec(compile(local.read_text(), str(local), "exec"), namespace)  # noqa: S102 - operator's own file
-        config.update({k: v for k, v in namespace.items() if k.isupper()})
+    config.update(_instance_settings(instance_path))
     config.update(overrides or {})
     _coerce_types(config)
+    _configure_public_url(config)
     # Cookies only over HTTPS in production; a developer's http://localhost keeps working.
     debug = config.get("DEBUG") or os.environ.get("FLASK_DEBUG", "").strip().lower() in _TRUE
     secure = not (config.get("TESTING") or debug)

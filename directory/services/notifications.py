@@ -6,7 +6,7 @@ that cannot leave is logged by ``services.mail`` and reported as False.
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, url_for
+from flask import url_for
 
 from ..extensions import db
 from ..models import Initiative, Organisation, Revision, RevisionState
@@ -31,9 +31,7 @@ def _entry_title(revision: Revision) -> str:
 
 
 def _public_link(revision: Revision) -> str | None:
-    """The public address of the entry, when it is online and an address can be built."""
-    if not (has_request_context() or current_app.config.get("SERVER_NAME")):
-        return None
+    """The public address of the entry (from PUBLIC_URL, in a request or not), when online."""
     model = Initiative if revision.entity_type == "initiative" else Organisation
     entry = db.session.get(model, revision.entity_id) if revision.entity_id else None
     if entry is None or not entry.is_published:

@@ -25,6 +25,7 @@ from flask import (
     send_from_directory,
 )
 
+from ..config import public_url
 from ..search import service as search_service
 from ..services import browse
 from ..services.exchange import export
@@ -51,7 +52,7 @@ def _in_app_context(app: Flask, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def _download(kind: str, fmt: str, ids: Sequence[int], prefix: str = "") -> Response:
     spec = export.FORMATS[fmt]
-    chunks = export.stream(kind, fmt, ids, request.url_root)
+    chunks = export.stream(kind, fmt, ids, public_url(current_app.config))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     response = Response(_in_app_context(app, chunks), mimetype=spec.mimetype)
     name = export.file_name(kind, fmt, prefix=prefix)
@@ -103,7 +104,7 @@ def search_export(fmt: str):
 
 @bp.get("/donnees")
 def opendata():
-    release = export.current_release(request.url_root)
+    release = export.current_release()
     return render_template(
         "exports/opendata.html",
         release=release,
@@ -118,7 +119,7 @@ def opendata_file(name: str):
         return send_from_directory(export.SCHEMA_DIR, name, mimetype="application/json")
     if name not in export.OPENDATA_FILES:
         abort(404)
-    release = export.current_release(request.url_root)
+    release = export.current_release()
     kind, fmt = export.OPENDATA_FILES[name]
     response = send_from_directory(
         release.directory,

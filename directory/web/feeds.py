@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ..api import queries
+from ..config import public_url
 from ..models import Initiative, OrganisationRole
 from ..services.filters import InitiativeFilters
 from .guards import classify
@@ -45,8 +47,13 @@ def _iso(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
+def _site_root() -> str:
+    """The home page, from PUBLIC_URL: never the Host a client sent."""
+    return public_url(current_app.config) + "/"
+
+
 def _tag(kind: str, key: str) -> str:
-    host = request.host.split(":")[0] or "localhost"
+    host = urlsplit(public_url(current_app.config)).hostname
     return f"tag:{host},{TAG_DATE}:{kind}:{key}"
 
 
@@ -61,7 +68,7 @@ def _list_url(filters: InitiativeFilters) -> str:
     for endpoint in ("search.search", "public.initiatives"):
         if has_endpoint(endpoint):
             return url_for(endpoint, _external=True, **filters.to_args())
-    return request.url_root
+    return _site_root()
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
@@ -92,7 +99,7 @@ def atom_feed(filters: InitiativeFilters, entries: list[Initiative], updated: da
     _sub(feed, "link", rel="alternate", type="text/html", href=_list_url(filters))
     author = _sub(feed, "author")
     _sub(author, "name", SITE_NAME)
-    _sub(author, "uri", request.url_root)
+    _sub(author, "uri", _site_root())
     _sub(feed, "rights", "Licence Ouverte 2.0")
     for initiative in entries:
         _entry(feed, initiative)

@@ -341,17 +341,26 @@ def test_schema_rejects_a_broken_file(tmp_path):
 
 
 def test_current_release_follows_database_changes(catalogue):
-    first = export.current_release(BASE)
-    assert export.current_release(BASE).generated_at == first.generated_at
+    first = export.current_release()
+    assert export.current_release().generated_at == first.generated_at
     assert export.read_release().stamp == first.stamp
     initiative = db.session.get(Initiative, catalogue["initiative_id"])
     initiative.title = f"Nouveau titre {unique('t')}"
     db.session.commit()
     assert export.catalogue_stamp() != first.stamp
-    second = export.current_release(BASE)
+    second = export.current_release()
     assert second.stamp != first.stamp
     rows = _csv_rows((second.directory / "initiatives.csv").read_bytes())
     assert initiative.title in {row["titre"] for row in rows}
+
+
+def test_the_served_release_links_to_the_public_address(catalogue):
+    """Files written for another address (``export opendata --base-url``) are not served."""
+    export.write_opendata(base_url="https://ailleurs.example.org")
+    release = export.current_release()
+    assert release.base_url == "http://localhost"  # PUBLIC_URL unset: the test client's host
+    rows = _csv_rows((release.directory / "initiatives.csv").read_bytes())
+    assert rows and all(row["url"].startswith("http://localhost/initiatives/") for row in rows)
 
 
 def test_stamp_changes_when_a_theme_is_swapped(catalogue):

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from ...config import public_url
 from ...extensions import db
 from ...models import (
     Commune,
@@ -681,6 +682,8 @@ class OpenDataRelease:
     stamp: str
     counts: dict[str, int]
     files: list[OpenDataFile]
+    # The site address the files' links start with (PUBLIC_URL unless the CLI said otherwise).
+    base_url: str = ""
 
 
 def opendata_directory() -> Path:
@@ -749,7 +752,7 @@ def write_opendata(
     """
     directory = directory or opendata_directory()
     directory.mkdir(parents=True, exist_ok=True)
-    base_url = base_url or current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+    base_url = (base_url or public_url(current_app.config)).rstrip("/")
     stamp = catalogue_stamp()
     ids = {"initiatives": initiative_ids(), "organisations": organisation_ids()}
     files: list[OpenDataFile] = []
@@ -770,11 +773,13 @@ def write_opendata(
         stamp=stamp,
         counts={kind: len(values) for kind, values in ids.items()},
         files=files,
+        base_url=base_url,
     )
     manifest = {
         "generated_at": release.generated_at.isoformat(),
         "stamp": stamp,
         "counts": release.counts,
+        "base_url": base_url,
         "files": [{"name": f.name, "kind": f.kind, "format": f.fmt, "size": f.size} for f in files],
     }
     with tempfile.NamedTemporaryFile(
@@ -801,13 +806,16 @@ def read_release(directory: Path | None = None) -> OpenDataRelease | None:
             stamp=str(manifest["stamp"]),
             counts={k: int(v) for k, v in manifest["counts"].items()},
             files=files,
+            base_url=str(manifest.get("base_url", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def current_release(base_url: str = "") -> OpenDataRelease:
+def current_release() -> OpenDataRelease:
     """The open-data files for the catalogue as it is now: regenerated after any change.
+
+    Their links start with PUBLIC_URL, never with the Host of the request that asked for them.
 
     One process regenerates at a time (a lock file beside the files); the others wait for it,
     then find the files fresh.
@@ -820,7 +828,7 @@ def current_release(base_url: str = "") -> OpenDataRelease:
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return _fresh_release() or write_opendata(directory, base_url=base_url)
+            return _fresh_release() or write_opendata(directory)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -830,6 +838,7 @@ def _fresh_release() -> OpenDataRelease | None:
     if (
         release is not None
         and release.stamp == catalogue_stamp()
+        and release.base_url == public_url(current_app.config)
         and len(release.files) == len(OPENDATA_FILES)
     ):
         return release
