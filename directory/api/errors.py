@@ -56,6 +56,21 @@ def error_response(
     return response
 
 
+def http_error_response(error: HTTPException) -> Response:
+    """The JSON shape of an HTTP error. Also used by the app's handler for API addresses that
+    never reached the blueprint (a path no rule matched, a host refused before routing)."""
+    status = error.code or 500
+    code, message = _GENERIC.get(status, ("http_error", error.name))
+    response = error_response(status, code, message)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    # Rate-limit errors carry Retry-After; keep the headers an exception provides.
+    for name, value in error.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    return response
+
+
 def register(bp: Blueprint) -> None:
     """Turn every error raised under the blueprint into the JSON shape."""
 
@@ -63,18 +78,7 @@ def register(bp: Blueprint) -> None:
     def api_error(error: ApiError) -> Response:
         return error_response(error.status, error.code, error.message, error.details)
 
-    @bp.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        code, message = _GENERIC.get(status, ("http_error", error.name))
-        response = error_response(status, code, message)
-        if isinstance(error, MethodNotAllowed) and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
-        # Rate-limit errors carry Retry-After; keep the headers an exception provides.
-        for name, value in error.get_headers():
-            if name.lower() not in ("content-type", "content-length"):
-                response.headers[name] = value
-        return response
+    bp.register_error_handler(HTTPException, http_error_response)
 
     @bp.errorhandler(InternalServerError)
     def server_error(_error: InternalServerError) -> Response:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+
+# Errors under the API's addresses answer in its JSON shape, even when no API rule matched.
+API_PREFIX = "/api/v1/"
 
 # Titles and explanations for the errors a visitor can meet; others get a generic wording.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -50,6 +53,10 @@ def _headers(error: HTTPException) -> list[tuple[str, str]]:
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if request.path.startswith(API_PREFIX):
+            from ..api.errors import http_error_response
+
+            return http_error_response(error)
         if error.code == 404:
             return render_template("errors/404.html", error=error), 404
         if error.code is None or error.code >= 500:
