@@ -7,6 +7,11 @@ VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
+# Links are made from PUBLIC_URL. On a loopback address it defaults to that address; on any
+# other one it must be given (the server refuses to start without it, with a message).
+ifneq ($(filter 127.0.0.1 localhost ::1,$(HOST)),)
+DEFAULT_PUBLIC_URL := http://$(HOST):$(PORT)
+endif
 # Tests run on every core (pytest-xdist): each worker has its own databases and index.
 PYTEST_ARGS ?= -n auto
 BIN    := $(VENV)/bin
@@ -36,7 +41,7 @@ setup: install
 
 run: setup
 	@echo "Annuaire servi sur http://$(HOST):$(PORT) (Ctrl+C pour arrêter)"
-	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/gunicorn -c deploy/gunicorn.conf.py --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "directory:create_app()"
+	PUBLIC_URL=$${PUBLIC_URL:-$(DEFAULT_PUBLIC_URL)} $(BIN)/gunicorn -c deploy/gunicorn.conf.py --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "directory:create_app()"
 
 # Browser tests need Debian's Chromium and axe-core (npm); both are installed when possible.
 browser-deps:
