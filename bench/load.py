@@ -1,11 +1,12 @@
 """Mixed public load on a demo instance served as ``make run`` serves it, while a curator edits.
 
     .venv/bin/python bench/load.py [--count 10000] [--rate 50] [--seconds 60] [--workers 2]
-                                   [--instance DIR] [--keep]
+                                   [--instance DIR] [--keep] [--no-edits]
 
 Builds a demo instance (``bench/demo_instance.py``: ``flask setup``, ``flask demo-data --count N``)
 and its search index (``flask search rebuild``), adds a curator, then serves it with gunicorn and
-``deploy/gunicorn.conf.py`` (gevent workers) on 127.0.0.1. Then, for ``--seconds``:
+``deploy/gunicorn.conf.py`` (gevent workers) on 127.0.0.1. ``--instance DIR`` reuses the instance
+in DIR, or builds it there (and keeps it) when DIR does not exist yet. Then, for ``--seconds``:
 
 - an open-loop public load at ``--rate`` requests per second: request *i* is due at
   ``start + i / rate`` whatever happened to the others, and its latency is counted from that
@@ -13,7 +14,7 @@ and its search index (``flask search rebuild``), adds a curator, then serves it 
   page 15 %, /recherche with words and filters 30 %, initiative pages 30 %, map points 10 %,
   /api/v1/initiatives 15 %;
 - the curator signs in through /connexion and saves an edit of an initiative through its web
-  form (GET the form, POST it back with a new summary) every second.
+  form (GET the form, POST it back with a new summary) every second (not with ``--no-edits``).
 
 Prints the rate achieved, p50/p95/p99 overall and per kind, the errors, the edits saved and the
 « database is locked » lines in the server log. The API limit is raised for the run (every
@@ -353,9 +354,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="public requests per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--no-edits", action="store_true", help="no curator editing meanwhile")
     options = parser.parse_args()
+    fresh = options.instance is not None and not options.instance.exists()
+    if fresh:  # build it where asked, once, for the next runs to reuse
+        started = time.perf_counter()
+        options.instance.mkdir(parents=True)
+        demo_instance.flask(options.instance, "setup")
+        count = str(options.count)
+        demo_instance.flask(
+            options.instance, "demo-data", "--count", count, "--no-index", "--seed", "1"
+        )
+        print(f"instance {options.instance}: filled in {time.perf_counter() - started:.1f} s")
     with demo_instance.demo_instance(options, "bench-load-") as instance:
-        if options.instance is None:
+        if options.instance is None or fresh:
             prepare(instance)
         data = sample(instance)
         rng = random.Random(13)
@@ -380,11 +392,13 @@ def main() -> None:
             stop = threading.Event()
             editor = Editor(server.port, rng.sample(data["slugs"], 60), stop)
             editor.sign_in()
-            editor.start()
+            if not options.no_edits:
+                editor.start()
             paths = public_paths(data, int(options.rate * options.seconds), rng)
             results, took = run_load(server.port, paths, options.rate)
             stop.set()
-            editor.join(timeout=60)
+            if editor.is_alive():
+                editor.join(timeout=60)
             log = server.log()
         report(results, took, editor, log, options)
 

@@ -36,6 +36,7 @@ from .models import (
     OrganisationRole,
     Place,
     Status,
+    Theme,
     initiative_departement,
     initiative_public,
     initiative_theme,
@@ -119,10 +120,12 @@ def encode_points(rows: Sequence[tuple[float, float, int]], fmt: str) -> bytes:
 CATALOGUE_STAMP_TTL = 10.0
 _stamps: dict[str, tuple[float, str]] = {}
 _stamps_lock = threading.Lock()
+_forgotten = 0  # bumped by each forget: a stamp read before it is not kept after it
 
 
 def catalogue_stamp() -> str:
-    """Changes whenever the published catalogue or its places change (used in the ETag).
+    """Changes whenever the published catalogue changes: initiatives, their places and links,
+    organisations, events, themes (the map's ETag, the home and territory pages' caches).
 
     Computing it scans the initiatives (no index on ``updated_at``), so each process keeps it
     for ``CATALOGUE_STAMP_TTL`` seconds, and forgets it as soon as it commits a change itself.
@@ -131,17 +134,22 @@ def catalogue_stamp() -> str:
     now = time.monotonic()
     with _stamps_lock:
         cached = _stamps.get(key)
+        forgotten = _forgotten
     if cached is not None and now - cached[0] < CATALOGUE_STAMP_TTL:
         return cached[1]
     stamp = _read_stamp()
     with _stamps_lock:
-        _stamps[key] = (now, stamp)
+        # A commit of this process while the stamp was read may be missing from it.
+        if forgotten == _forgotten:
+            _stamps[key] = (now, stamp)
     return stamp
 
 
 def forget_catalogue_stamps() -> None:
+    global _forgotten
     with _stamps_lock:
         _stamps.clear()
+        _forgotten += 1
 
 
 def _read_stamp() -> str:
@@ -159,7 +167,23 @@ def _read_stamp() -> str:
         db.session.scalar(sa.select(sa.func.count()).select_from(table))
         for table in (initiative_theme, initiative_public, initiative_departement)
     ]
-    return "|".join(str(value) for value in (published, *newest, *places, *links))
+    entries = [
+        db.session.execute(
+            sa.select(
+                sa.func.count(sa.case((model.status == Status.PUBLISHED, 1))),
+                sa.func.max(model.updated_at),
+                sa.func.max(model.id),
+            )
+        ).one()
+        for model in (Organisation, Event)
+    ]
+    # A few dozen rows, with no updated_at: a rename or a new order shows in the rows themselves.
+    themes = db.session.execute(
+        sa.select(Theme.id, Theme.slug, Theme.name, Theme.position).order_by(Theme.id)
+    ).all()
+    themes_digest = hashlib.sha256(repr(themes).encode()).hexdigest()[:16]
+    values = (published, *newest, *places, *links, *(v for e in entries for v in e))
+    return "|".join(str(value) for value in (*values, themes_digest))
 
 
 @sa.event.listens_for(orm.Session, "after_flush")

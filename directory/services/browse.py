@@ -7,14 +7,18 @@ and pages lists with a separate COUNT so that a list of 100,000 initiatives stay
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..maps import catalogue_stamp
 from ..models import (
     Commune,
     Departement,
@@ -468,6 +472,47 @@ def get_event(slug: str) -> EventPage | None:
 # --- Home and territories --------------------------------------------------------------------
 
 
+class CatalogueCache:
+    """Per-process values computed from the published catalogue, kept while
+    ``maps.catalogue_stamp()`` stays the same, the oldest dropped beyond ``size``.
+
+    Freshness is the stamp's: this process's own commits show at once (the stamp is forgotten
+    after each of them), another process's or server's within ``maps.CATALOGUE_STAMP_TTL``
+    seconds (10). Reading the stamp is a few aggregate queries once per that delay, instead of
+    the dozen counts a home page costs.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        database = db.engine.url.render_as_string(hide_password=True)
+        full_key = (database, catalogue_stamp(), key)
+        with self._lock:
+            if full_key in self._values:
+                self._values.move_to_end(full_key)
+                return self._values[full_key]
+        # A session of its own, closed after the build: the rows stay loaded (detached) and no
+        # later commit of the request expires them under another request's feet.
+        with current_app.app_context():
+            value = build()
+        with self._lock:
+            self._values[full_key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+# The home page and a few hundred territory pages; entries of an old stamp age out.
+catalogue_cache = CatalogueCache(size=256)
+
+
 @dataclass(frozen=True)
 class KeyFigures:
     initiatives: int
@@ -501,7 +546,15 @@ def _communes_covered(condition: sa.ColumnElement[bool] | None = None) -> int:
 
 
 def home_overview(recent: int = 6) -> HomeOverview:
-    """Key figures, the latest initiatives, the events and the themes for the home page."""
+    """Key figures, the latest initiatives, the events and the themes for the home page.
+
+    Served from ``catalogue_cache``: a change shows at once in the process that commits it and
+    within ``maps.CATALOGUE_STAMP_TTL`` seconds in every other worker and server.
+    """
+    return catalogue_cache.get(("home", recent), lambda: _home_overview(recent))
+
+
+def _home_overview(recent: int) -> HomeOverview:
     figures = KeyFigures(
         initiatives=_count(
             sa.select(sa.func.count(Initiative.id)).where(Initiative.status == Status.PUBLISHED)
@@ -565,10 +618,22 @@ class DepartementOverview:
 def departement_overview(
     code: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE, organisations: int = 50
 ) -> DepartementOverview | None:
-    """A département's page: its groupings, figures, initiatives and organisations."""
+    """A département's page: its groupings, figures, initiatives and organisations.
+
+    Served from ``catalogue_cache``, as the home page is (same freshness).
+    """
     code = (code or "").strip().upper()
     if not (code.isascii() and code.isalnum() and len(code) <= 3):
         return None
+    return catalogue_cache.get(
+        ("territory", code, page, per_page, organisations),
+        lambda: _departement_overview(code, page, per_page, organisations),
+    )
+
+
+def _departement_overview(
+    code: str, page: int, per_page: int, organisations: int
+) -> DepartementOverview | None:
     departement = db.session.scalar(
         sa.select(Departement)
         .where(Departement.code == code)

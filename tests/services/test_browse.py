@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +17,9 @@ from factories import (
     make_theme,
     unique,
 )
+from flask import current_app, render_template
 
+from directory import maps
 from directory.extensions import db
 from directory.models import (
     Initiative,
@@ -29,6 +34,12 @@ from directory.services import browse
 from directory.services.filters import InitiativeFilters
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    maps.forget_catalogue_stamps()
+    browse.catalogue_cache.clear()
 
 
 def _slugs(page: browse.Page) -> list[str]:
@@ -332,7 +343,7 @@ def test_departement_overview():
     assert inside.slug in _slugs(overview.initiatives)
     assert overview.figures.initiatives == overview.initiatives.total
     assert overview.figures.communes >= 1
-    assert organisation in overview.organisations
+    assert organisation.slug in [o.slug for o in overview.organisations]  # loaded apart
     assert browse.departement_overview("zz") is None
     assert browse.departement_overview("99") is None
 
@@ -374,3 +385,101 @@ def test_list_queries_do_not_grow_with_the_page_size():
         return action
 
     assert _statements_while(show(2)) == _statements_while(show(20))
+
+
+# --- The home and territory pages' cache ------------------------------------------------------
+
+
+def test_home_overview_is_read_once_per_catalogue_stamp():
+    browse.home_overview()
+
+    assert _statements_while(browse.home_overview) == 0
+
+
+def test_home_overview_shows_a_commit_of_this_process_at_once():
+    theme = make_theme()
+    before = browse.home_overview()
+    initiative = make_initiative(title=unique("Toute nouvelle"), themes=[theme])
+    db.session.commit()
+
+    after = browse.home_overview()
+
+    assert after.figures.initiatives == before.figures.initiatives + 1
+    assert after.recent[0].slug == initiative.slug
+    assert {t.slug: n for t, n in after.themes}[theme.slug] == 1
+
+
+# Another process of the same site: its own app, engine and hooks, on the same database.
+PUBLISH_IN_ANOTHER_PROCESS = """
+import sys
+import sqlalchemy as sa
+from directory import create_app
+from directory.extensions import db
+from directory.models import Initiative, Status
+
+instance, url, slug = sys.argv[1:]
+app = create_app({
+    "TESTING": True, "INSTANCE_PATH": instance, "DATABASE_URL": url,
+    "SEARCH_INDEX_DIR": instance + "/search-index", "SECRET_KEY": "another-process",
+})
+with app.app_context():
+    initiative = db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
+    initiative.status = Status.PUBLISHED
+    db.session.commit()
+"""
+
+
+def test_home_overview_shows_a_publication_by_another_process_once_the_stamp_is_read(
+    tmp_path, monkeypatch
+):
+    draft = make_initiative(title=unique("Publiée ailleurs"), status=Status.DRAFT)
+    db.session.commit()
+    before = browse.home_overview()
+
+    subprocess.run(
+        [
+            *(sys.executable, "-c", PUBLISH_IN_ANOTHER_PROCESS),
+            *(str(tmp_path / "other"), db.engine.url.render_as_string(hide_password=False)),
+            draft.slug,
+        ],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+
+    # This process trusts its stamp for CATALOGUE_STAMP_TTL: the page is still the cached one...
+    assert browse.home_overview() is before
+    # ...and shows the publication as soon as the stamp is read again.
+    monkeypatch.setattr(maps, "CATALOGUE_STAMP_TTL", 0.0)
+    after = browse.home_overview()
+    assert after.figures.initiatives == before.figures.initiatives + 1
+    assert after.recent[0].slug == draft.slug
+
+
+def test_cached_home_overview_renders_after_the_request_session_commits():
+    make_initiative(commune="13055", lead=make_organisation(), themes=[make_theme()])
+    make_event()
+    db.session.commit()
+    overview = browse.home_overview()
+    make_organisation()
+    db.session.commit()  # expires what this session holds, not what the cache holds
+    db.session.close()
+
+    with current_app.test_request_context("/"):
+        page = render_template("public/home.html", overview=browse.home_overview())
+
+    assert browse.home_overview() is not overview  # the commit changed the stamp
+    assert overview.recent[0].title in page
+
+
+def test_departement_overview_shows_a_commit_of_this_process_at_once():
+    make_commune("84007")
+    before = browse.departement_overview("84")
+    assert browse.departement_overview("84") is before
+    inside = make_initiative(title=unique("Vauclusienne"), commune="84007")
+    db.session.commit()
+
+    after = browse.departement_overview("84")
+
+    assert after.figures.initiatives == before.figures.initiatives + 1
+    assert inside.slug in _slugs(browse.departement_overview("84", per_page=10_000).initiatives)
