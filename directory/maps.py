@@ -125,7 +125,8 @@ _forgotten = 0  # bumped by each forget: a stamp read before it is not kept afte
 
 def catalogue_stamp() -> str:
     """Changes whenever the published catalogue changes: initiatives, their places and links,
-    organisations, events, themes (the map's ETag, the home and territory pages' caches).
+    organisations, events, themes, the featured choice (the map's ETag, the home and territory
+    pages' caches).
 
     Computing it scans the initiatives (no index on ``updated_at``), so each process keeps it
     for ``CATALOGUE_STAMP_TTL`` seconds, and forgets it as soon as it commits a change itself.
@@ -181,9 +182,15 @@ def _read_stamp() -> str:
     themes = db.session.execute(
         sa.select(Theme.id, Theme.slug, Theme.name, Theme.position).order_by(Theme.id)
     ).all()
-    themes_digest = hashlib.sha256(repr(themes).encode()).hexdigest()[:16]
+    # Featuring is not an edit (updated_at stays): the home page's few chosen rows, in order.
+    featured = db.session.execute(
+        sa.select(Initiative.id, Initiative.featured_position)
+        .where(Initiative.featured_position.is_not(None))
+        .order_by(Initiative.id)
+    ).all()
+    digest = hashlib.sha256(repr((themes, featured)).encode()).hexdigest()[:16]
     values = (published, *newest, *places, *links, *(v for e in entries for v in e))
-    return "|".join(str(value) for value in (*values, themes_digest))
+    return "|".join(str(value) for value in (*values, digest))
 
 
 @sa.event.listens_for(orm.Session, "after_flush")
