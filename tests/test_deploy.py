@@ -7,7 +7,7 @@
 - deploy/annuaire.service: ``systemd-analyze verify``.
 
 nginx and systemd-analyze may be missing on a developer's machine (the test then skips), never
-in CI (.ci/run installs nginx).
+in CI (.ci/run installs nginx; tests/requirements.py makes a missing one fail there).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from requirements import require
 from servers import free_port
 
 from directory.config import ROOT
@@ -33,10 +34,7 @@ DEPLOY = ROOT / "deploy"
 
 def _tool(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} est requis en CI")
-        pytest.skip(f"{name} n'est pas installé")
+    require(name, found is not None, f"{name} n'est pas installé")
     return found
 
 

@@ -1,7 +1,7 @@
 """A live server on a seeded database, and headless Chromium driven by Playwright.
 
-Browser tests are marked ``browser``. Without Chromium or axe-core they are skipped, unless
-``REQUIRE_BROWSER=1`` is set (CI): then a missing tool is a failure.
+Browser tests are marked ``browser``. Without Chromium or axe-core they are skipped on a
+developer's machine and fail in CI or with ``REQUIRE_BROWSER=1`` (tests/requirements.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from requirements import require
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from directory import create_app
@@ -31,13 +32,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def unavailable(reason: str) -> None:
-    """Skip for a missing tool, or fail when the run requires the browser tests."""
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -85,12 +79,13 @@ def live_server(databases, tmp_path_factory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the whole session."""
-    if not CHROMIUM.exists():
-        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require(
+        "browser", CHROMIUM.exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the playwright package is not installed")
+        require("browser", False, "the playwright package is not installed")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -127,6 +122,5 @@ def audit_page(browser, axe_source):
 @pytest.fixture(scope="session")
 def axe_source() -> Path:
     """axe-core from npm (``npm install`` at the repository root)."""
-    if not AXE_JS.exists():
-        unavailable(f"axe-core not found at {AXE_JS} (run npm install)")
+    require("browser", AXE_JS.exists(), f"axe-core not found at {AXE_JS} (run npm install)")
     return AXE_JS

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from factories import make_initiative, make_organisation
+from requirements import require
 
 from directory import create_app
 from directory.extensions import db
@@ -31,10 +32,8 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 def _postgresql_tools():
     """On PostgreSQL the backup wraps pg_dump/pg_restore: without them only a developer's
     machine may skip (CI must have them)."""
-    if PG_URL and not (shutil.which("pg_dump") and shutil.which("pg_restore")):
-        if os.environ.get("CI") == "true":
-            pytest.fail("pg_dump et pg_restore doivent être installés en CI.")
-        pytest.skip("pg_dump/pg_restore absents du PATH")
+    tools = bool(shutil.which("pg_dump") and shutil.which("pg_restore"))
+    require("pg_dump", not PG_URL or tools, "pg_dump/pg_restore absents du PATH")
 
 
 def found(q: str) -> set[str]:

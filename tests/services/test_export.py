@@ -298,7 +298,8 @@ def test_pending_change_is_not_exported(catalogue):
 
 @pytest.mark.parametrize("kind", ["initiatives", "organisations"])
 def test_opendata_csv_validates_against_its_table_schema(catalogue, tmp_path, kind):
-    frictionless = pytest.importorskip("frictionless")
+    import frictionless  # a test dependency; imported here, it is slow to load
+
     export.write_opendata(tmp_path, base_url=BASE)
     descriptor = json.loads((SCHEMAS / f"{kind}.schema.json").read_text(encoding="utf-8"))
     assert [f["name"] for f in descriptor["fields"]] == list(export.fields_of(kind))
@@ -314,7 +315,8 @@ def test_opendata_csv_validates_against_its_table_schema(catalogue, tmp_path, ki
 
 def test_schema_rejects_a_broken_file(tmp_path):
     """The schema is strict enough to catch a bad stage, INSEE code or missing title."""
-    frictionless = pytest.importorskip("frictionless")
+    import frictionless
+
     descriptor = json.loads((SCHEMAS / "initiatives.schema.json").read_text(encoding="utf-8"))
     header = ",".join(export.INITIATIVE_FIELDS)
     values = dict.fromkeys(export.INITIATIVE_FIELDS, "")

@@ -246,13 +246,10 @@ def test_current_navigation_entry_is_marked(app, client):
         "public.organisations": "Organisations",
         "public.events": "Événements",
     }
-    present = {e: label for e, label in entries.items() if e in app.view_functions}
-    if not present:
-        pytest.skip("no public list page in this build yet")
     with app.test_request_context():
         from flask import url_for
 
-        targets = {url_for(e): label for e, label in present.items()}
+        targets = {url_for(e): label for e, label in entries.items()}
     for url, label in targets.items():
         html = client.get(url).get_data(as_text=True)
         current = re.findall(
