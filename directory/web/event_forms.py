@@ -3,7 +3,7 @@ speaker, a workshop and an organisation of the event."""
 
 from __future__ import annotations
 
-from wtforms import HiddenField, StringField, TextAreaField, ValidationError
+from wtforms import HiddenField, SelectChoice, StringField, TextAreaField, ValidationError
 from wtforms.fields import DateField, TimeField
 from wtforms.validators import Optional as OptionalValue
 
@@ -41,10 +41,10 @@ def _time(label: str) -> TimeField:
 
 class EventForm(CommuneMixin, BaseForm):
     title = text_field("Titre", 300, required=True)
-    kind = ChoiceField("Type", choices=[(kind.value, kind.label) for kind in EventKind])
+    kind = ChoiceField("Type", choices=[SelectChoice(kind.value, kind.label) for kind in EventKind])
     status = ChoiceField(
         "Statut",
-        choices=[(status.value, STATUS_LABELS[status]) for status in Status],
+        choices=[SelectChoice(status.value, STATUS_LABELS[status]) for status in Status],
         description="Seul un événement publié est visible du public.",
     )
     cycle = text_field("Cycle", 200, description="Par exemple « Ateliers territoriaux 2019 ».")
@@ -84,7 +84,8 @@ class EventForm(CommuneMixin, BaseForm):
 
 class ItemForm(BaseForm):
     kind = ChoiceField(
-        "Nature", choices=[(kind.value, PROGRAMME_KIND_LABELS[kind]) for kind in ProgrammeKind]
+        "Nature",
+        choices=[SelectChoice(kind.value, PROGRAMME_KIND_LABELS[kind]) for kind in ProgrammeKind],
     )
     title = text_field("Intitulé", 300, required=True)
     section = text_field("Partie", 200, description="Par exemple « Matinée – Appels d’air ».")
@@ -146,7 +147,9 @@ class SpeakerFieldsMixin:
 
 class SpeakerAddForm(SpeakerFieldsMixin, BaseForm):
     speaker = ChoiceField("Intervenant déjà enregistré", choices=[], default="")
-    part = ChoiceField("Rôle dans la séquence", choices=[(p.value, p.label) for p in SpeakerPart])
+    part = ChoiceField(
+        "Rôle dans la séquence", choices=[SelectChoice(p.value, p.label) for p in SpeakerPart]
+    )
     name = text_field("Nom", 200, description="Pour un nouvel intervenant : prénom et nom.")
     role = _speaker_role()
     organisation = _organisation_choice()
@@ -154,8 +157,10 @@ class SpeakerAddForm(SpeakerFieldsMixin, BaseForm):
 
     def __init__(self, *args, event=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.speaker.choices = [("", "— Nouvel intervenant (à saisir ci-dessous) —")] + [
-            (str(speaker.id), speaker_label(speaker))
+        self.speaker.choices = [
+            SelectChoice("", "— Nouvel intervenant (à saisir ci-dessous) —")
+        ] + [
+            SelectChoice(str(speaker.id), speaker_label(speaker))
             for speaker in event_people.speaker_choices(event)
         ]
         self.organisation.choices = partner_choices(None)
@@ -195,7 +200,9 @@ class SpeakerForm(SpeakerFieldsMixin, BaseForm):
         # Their organisation stays on offer once unpublished, so that saving keeps it.
         current = speaker.organisation if speaker is not None else None
         if current is not None and current.status != Status.PUBLISHED:
-            self.organisation.choices.append((current.slug, f"{current.name} (non publiée)"))
+            self.organisation.choices.append(
+                SelectChoice(current.slug, f"{current.name} (non publiée)")
+            )
 
 
 def speaker_label(speaker) -> str:
@@ -222,7 +229,7 @@ class WorkshopForm(BaseForm):
 
 class OrganisationLinkForm(BaseForm):
     organisation = ChoiceField("Organisation publiée", choices=[], default="")
-    role = ChoiceField("Rôle", choices=[(role.value, role.label) for role in EventRole])
+    role = ChoiceField("Rôle", choices=[SelectChoice(role.value, role.label) for role in EventRole])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

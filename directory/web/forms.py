@@ -25,6 +25,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -221,14 +222,14 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
     def pre_validate(self, form) -> None:
-        offered = {str(value) for value, _ in self.choices or []}
+        offered = {str(choice.value) for choice in self.choices or []}
         if any(value not in offered for value in self.data or []):
             raise ValidationError("Choisissez parmi les propositions de la liste.")
 
 
 class ChoiceField(SelectField):
     def pre_validate(self, form) -> None:
-        offered = {str(value) for value, *_ in self.choices or []}
+        offered = {str(choice.value) for choice in self.choices or []}
         if self.data not in offered:
             raise ValidationError("Choisissez parmi les propositions de la liste.")
 
@@ -413,7 +414,7 @@ class PlaceForm(CommuneMixin, SubForm):
         }
 
 
-ROLE_CHOICES = [(role.value, role.label) for role in OrganisationRole]
+ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in OrganisationRole]
 
 
 class LinkForm(SubForm):
@@ -436,7 +437,8 @@ class InitiativeForm(BaseForm):
     description = rich_text_field("Description")
     stage = ChoiceField(
         "Étape",
-        choices=[("", "Non précisée")] + [(s.value, STAGE_LABELS[s]) for s in Stage],
+        choices=[SelectChoice("", "Non précisée")]
+        + [SelectChoice(s.value, STAGE_LABELS[s]) for s in Stage],
         default="",
     )
     start_year = year_field("Année de début")
@@ -556,7 +558,9 @@ class OrganisationForm(CommuneMixin, BaseForm):
     acronym = text_field("Sigle", 40)
     kind = ChoiceField(
         "Type d’organisation",
-        choices=[(kind.value, ORGANISATION_KIND_LABELS[kind]) for kind in OrganisationKind],
+        choices=[
+            SelectChoice(kind.value, ORGANISATION_KIND_LABELS[kind]) for kind in OrganisationKind
+        ],
         default=OrganisationKind.ASSOCIATION.value,
     )
     tagline = text_field("Accroche", 300, description="Une phrase qui présente l’organisation.")
@@ -627,23 +631,23 @@ def organisation_by_slug(slug: str | None) -> Organisation | None:
     return db.session.scalar(sa.select(Organisation).where(Organisation.slug == slug))
 
 
-def _theme_choices() -> list[tuple[str, str]]:
+def _theme_choices() -> list[SelectChoice]:
     return [
-        (t.slug, t.name)
+        SelectChoice(t.slug, t.name)
         for t in db.session.scalars(sa.select(Theme).order_by(Theme.position, Theme.name))
     ]
 
 
-def _public_choices() -> list[tuple[str, str]]:
+def _public_choices() -> list[SelectChoice]:
     return [
-        (p.slug, p.name)
+        SelectChoice(p.slug, p.name)
         for p in db.session.scalars(sa.select(Public).order_by(Public.position, Public.name))
     ]
 
 
-def _departement_choices() -> list[tuple[str, str]]:
+def _departement_choices() -> list[SelectChoice]:
     return [
-        (d.code, d.label)
+        SelectChoice(d.code, d.label)
         for d in db.session.scalars(sa.select(Departement).order_by(Departement.code))
     ]
 
@@ -654,15 +658,15 @@ def _organisation_label(organisation: Organisation) -> str:
     return organisation.name
 
 
-def _sorted_choices(organisations: Iterable[Organisation]) -> list[tuple[str, str]]:
+def _sorted_choices(organisations: Iterable[Organisation]) -> list[SelectChoice]:
     unique = {o.slug: o for o in organisations}
     return sorted(
-        ((slug, _organisation_label(o)) for slug, o in unique.items()),
-        key=lambda choice: fold(choice[1]),
+        (SelectChoice(slug, _organisation_label(o)) for slug, o in unique.items()),
+        key=lambda choice: fold(choice.label),
     )
 
 
-def lead_choices(user: Any, initiative: Initiative | None) -> list[tuple[str, str]]:
+def lead_choices(user: Any, initiative: Initiative | None) -> list[SelectChoice]:
     """Organisations the person may name as porteur: their own (staff: any not archived)."""
     if permissions.is_staff(user):
         candidates = list(
@@ -679,14 +683,14 @@ def lead_choices(user: Any, initiative: Initiative | None) -> list[tuple[str, st
     return _sorted_choices(candidates)
 
 
-def partner_choices(initiative: Initiative | None) -> list[tuple[str, str]]:
+def partner_choices(initiative: Initiative | None) -> list[SelectChoice]:
     """Published organisations (and those already linked) for the partner rows."""
     candidates = list(
         db.session.scalars(sa.select(Organisation).where(Organisation.status == Status.PUBLISHED))
     )
     if initiative is not None:
         candidates += [link.organisation for link in initiative.organisation_links]
-    return [("", "— Choisir une organisation —"), *_sorted_choices(candidates)]
+    return [SelectChoice("", "— Choisir une organisation —"), *_sorted_choices(candidates)]
 
 
 def _commune_text(code: str | None) -> str:

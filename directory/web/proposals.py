@@ -23,6 +23,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     RadioField,
+    SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -96,7 +97,7 @@ class ThemeCheckboxes(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def pre_validate(self, form: FlaskForm) -> None:
-        known = {str(value) for value, _label in (self.choices or [])}
+        known = {str(choice.value) for choice in self.choices or []}
         if any(value not in known for value in self.data or []):
             raise ValidationError("Choisissez des thèmes dans la liste proposée.")
 
@@ -223,7 +224,7 @@ class ProposalForm(FlaskForm):
             return
         if result.candidates:
             self.commune_code.choices = [
-                (commune.code, commune_label(commune)) for commune in result.candidates
+                SelectChoice(commune.code, commune_label(commune)) for commune in result.candidates
             ]
             raise ValidationError(
                 "Plusieurs communes correspondent : choisissez la vôtre dans la liste ci-dessous."
@@ -302,9 +303,9 @@ def resolve_commune(text: str, chosen_code: str | None = None) -> CommuneMatch:
 # -- views ----------------------------------------------------------------------------------
 
 
-def _theme_choices() -> list[tuple[str, str]]:
+def _theme_choices() -> list[SelectChoice]:
     themes = db.session.scalars(select(Theme).order_by(Theme.position, Theme.name))
-    return [(theme.slug, theme.name) for theme in themes]
+    return [SelectChoice(theme.slug, theme.name) for theme in themes]
 
 
 def _proposal_limit() -> str:

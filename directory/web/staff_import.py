@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.file import FileField
-from wtforms import RadioField, SelectField
+from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from ..extensions import db
@@ -43,8 +43,8 @@ FILTERS = {
     "mises-a-jour": "Mises à jour",
 }
 KIND_CHOICES = [
-    (mappings.INITIATIVE, "Des initiatives"),
-    (mappings.ORGANISATION, "Des organisations"),
+    SelectChoice(mappings.INITIATIVE, "Des initiatives"),
+    SelectChoice(mappings.ORGANISATION, "Des organisations"),
 ]
 
 
@@ -67,11 +67,11 @@ def _instance() -> str:
     return current_app.instance_path
 
 
-def _mapping_choices() -> list[tuple[str, str]]:
-    choices = [("", "Reconnaissance automatique des colonnes")]
+def _mapping_choices() -> list[SelectChoice]:
+    choices = [SelectChoice("", "Reconnaissance automatique des colonnes")]
     for kind, label in mappings.KIND_LABELS.items():
         for saved in mappings.saved_mappings(kind):
-            choices.append((f"{kind}:{saved.id}", f"{saved.name} ({label.lower()})"))
+            choices.append(SelectChoice(f"{kind}:{saved.id}", f"{saved.name} ({label.lower()})"))
     return choices
 
 
