@@ -49,7 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_search(app)
     init_web(app)
 
-    proxies = int(app.config.get("PROXY_COUNT", 0))
+    proxies = int(app.config["PROXY_COUNT"])
     if proxies:
         # Trust exactly the configured proxies, never a raw client-sent X-Forwarded-For;
         # never X-Forwarded-Host: links come from PUBLIC_URL and the Host is checked as sent.

@@ -16,7 +16,6 @@ from .models import User
 from .services import permissions
 from .services.exchange import importer
 from .services.exchange import mapping as mappings
-from .services.exchange.readers import DEFAULT_MAX_BYTES
 
 SHOWN_ERRORS = 20
 # Above this many rows the search index is rebuilt once after the import.
@@ -80,7 +79,7 @@ def import_command(
     if user is None or not user.active or not permissions.is_staff(user):
         raise click.ClickException(f"« {email} » n'est pas un compte actif de l'équipe.")
     columns = _columns(mapping_name, entity_type)
-    max_bytes = int(current_app.config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    max_bytes = current_app.config["IMPORT_MAX_BYTES"]
     if file.stat().st_size > max_bytes:
         raise click.ClickException(
             f"Le fichier dépasse la limite de {max_bytes // (1024 * 1024)} Mo (IMPORT_MAX_BYTES)."

@@ -44,6 +44,17 @@ ENV_KEYS = (
     "THROTTLE_KEY_PREFIX",
     "API_RATE_LIMIT",
     "IMPORT_MAX_BYTES",
+    "PAGE_SIZE",
+    "MAX_CONTENT_LENGTH",
+    "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL",
+    "PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS",
+    "INVITATION_MAX_AGE",
+    "PASSWORD_RESET_MAX_AGE",
+    "MAIL_TIMEOUT",
+    "SEARCH_WRITER_TIMEOUT",
+    "LEGAL_PUBLISHER",
+    "LEGAL_HOST",
+    "LEGAL_CONTACT",
 )
 
 # Environment variables are strings: these keys are turned into the type the app expects.
@@ -54,7 +65,12 @@ _INTEGER_KEYS = (
     "SESSION_IDLE_TIMEOUT",
     "SESSION_MAX_AGE",
     "IMPORT_MAX_BYTES",
+    "PAGE_SIZE",
+    "MAX_CONTENT_LENGTH",
+    "INVITATION_MAX_AGE",
+    "PASSWORD_RESET_MAX_AGE",
 )
+_FLOAT_KEYS = ("MAIL_TIMEOUT", "SEARCH_WRITER_TIMEOUT")
 _TRUE = {"1", "true", "yes", "on", "oui"}
 _FALSE = {"0", "false", "no", "off", "non", ""}
 
@@ -78,6 +94,9 @@ def _coerce_types(config: dict[str, Any]) -> None:
     for key in _INTEGER_KEYS:
         if isinstance(config.get(key), str):
             config[key] = int(config[key].strip() or 0)
+    for key in _FLOAT_KEYS:
+        if isinstance(config.get(key), str):
+            config[key] = float(config[key].strip() or 0)
 
 
 # Without PUBLIC_URL (development, tests) links name the machine itself, as the test client does.
@@ -254,18 +273,30 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             "&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
         ),
         "MAP_TILES_ATTRIBUTION": "© IGN – Géoplateforme",
+        # Counters of the limits in Redis rather than in the database (services/throttle.py).
         "REDIS_URL": None,
+        # Several instances sharing one Redis keep their counters apart with their own prefix.
+        "THROTTLE_KEY_PREFIX": "annuaire-throttle",
         # Number of reverse proxies in front of the app (ProxyFix); 0 when served directly.
         "PROXY_COUNT": 0,
+        # Search results per page.
         "PAGE_SIZE": 20,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Largest request body, in bytes (Flask answers 413 beyond).
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Largest imported file, in bytes (web and command line).
+        "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+        # Seconds a save waits for the search index writer before leaving the work to the
+        # outbox (search/indexing.py): a slow index must not slow every save down.
+        "SEARCH_WRITER_TIMEOUT": 0.5,
         # Sessions (issue #5). Secure cookies are switched on below outside debug and tests.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Flask-Login's name: a cookie left by an earlier version is deleted (web/sessions.py).
+        "REMEMBER_COOKIE_NAME": "remember_token",
         # Sign-in attempts ("5 per minute;20 per hour"), counted per account and per address.
         "AUTH_RATE_LIMIT_PER_EMAIL": "5 per minute;20 per hour",
         "AUTH_RATE_LIMIT_PER_ADDRESS": "30 per hour",
@@ -274,11 +305,36 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         "PASSWORD_RESET_RATE_LIMIT_PER_ADDRESS": "20 per hour",
         # Invitations sent, per inviting account.
         "INVITATION_RATE_LIMIT": "20 per hour",
+        # Public proposals, per client address.
+        "PROPOSAL_RATE_LIMIT": "5 per hour",
+        # API requests, per client address: protects capacity, not accounts (api/limits.py).
+        "API_RATE_LIMIT": "300 per minute",
+        # Flask-Limiter, which counts the API only. An unreachable Redis must not take the API
+        # down: it counts in memory meanwhile. RATELIMIT_STORAGE_URI follows REDIS_URL (below).
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "annuaire-api",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Lifetime of the links sent by mail, in seconds.
         "INVITATION_MAX_AGE": 7 * 24 * 3600,
         "PASSWORD_RESET_MAX_AGE": 3600,
         # Outgoing mail: none configured means messages go to instance/outbox/ (services/mail.py).
         "MAIL_SERVER": None,
+        "MAIL_PORT": 25,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        # No user name: no SMTP login.
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": "",
+        "MAIL_DEFAULT_SENDER": (
+            "Annuaire de l'innovation sociale <ne-pas-repondre@annuaire.invalid>"
+        ),
+        # Seconds before giving up on the mail server (a mail left unsent is logged).
+        "MAIL_TIMEOUT": 10,
+        # The operator's own details on the legal pages (several lines allowed); without them
+        # the pages say the operator provides them.
+        "LEGAL_PUBLISHER": None,
+        "LEGAL_HOST": None,
+        "LEGAL_CONTACT": None,
         # The canonical address every absolute link is made from (mails, API, feeds, exports).
         "PUBLIC_URL": None,
         # Signed-in sessions end after this many seconds without a request, and at the latest
@@ -293,6 +349,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     config.update(overrides or {})
     _coerce_types(config)
     _configure_public_url(config)
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"] or "memory://")
     # Cookies only over HTTPS in production; a developer's http://localhost keeps working.
     debug = config.get("DEBUG") or os.environ.get("FLASK_DEBUG", "").strip().lower() in _TRUE
     secure = not (config.get("TESTING") or debug)

@@ -134,6 +134,32 @@ def test_mail_settings_from_the_environment_are_typed(tmp_path, monkeypatch):
         load_config(tmp_path)
 
 
+def test_every_setting_has_its_default_in_the_configuration(tmp_path):
+    config = load_config(tmp_path)
+    assert config["PROPOSAL_RATE_LIMIT"] == "5 per hour"
+    assert config["API_RATE_LIMIT"] == "300 per minute"
+    assert config["IMPORT_MAX_BYTES"] == 20 * 1024 * 1024
+    assert config["SEARCH_WRITER_TIMEOUT"] == 0.5
+    assert config["THROTTLE_KEY_PREFIX"] == "annuaire-throttle"
+    assert config["MAIL_PORT"] == 25
+    assert config["MAIL_TIMEOUT"] == 10
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    with_redis = load_config(tmp_path, {"REDIS_URL": "redis://cache.example:6379/0"})
+    assert with_redis["RATELIMIT_STORAGE_URI"] == "redis://cache.example:6379/0"
+
+
+def test_timeouts_and_sizes_from_the_environment_are_typed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEARCH_WRITER_TIMEOUT", "1.5")
+    monkeypatch.setenv("MAIL_TIMEOUT", "3")
+    monkeypatch.setenv("PAGE_SIZE", "50")
+    monkeypatch.setenv("PASSWORD_RESET_MAX_AGE", "600")
+    config = load_config(tmp_path)
+    assert config["SEARCH_WRITER_TIMEOUT"] == 1.5
+    assert config["MAIL_TIMEOUT"] == 3.0
+    assert config["PAGE_SIZE"] == 50
+    assert config["PASSWORD_RESET_MAX_AGE"] == 600
+
+
 def test_session_cookies_are_secure_except_in_tests_and_debug(tmp_path, monkeypatch):
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)

@@ -18,7 +18,6 @@ from flask_limiter.util import get_remote_address
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE_LIMIT = "300 per minute"
 EXTENSION_KEY = "annuaire_limiter"
 UNSET_PROXY_WARNING = (
     "Des requêtes arrivent avec un en-tête X-Forwarded-For alors que PROXY_COUNT vaut 0 : "
@@ -28,7 +27,7 @@ UNSET_PROXY_WARNING = (
 
 
 def _current_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+    return current_app.config["API_RATE_LIMIT"]
 
 
 def limiter_for(app: Flask) -> Limiter:
@@ -36,11 +35,6 @@ def limiter_for(app: Flask) -> Limiter:
     existing = app.extensions.get(EXTENSION_KEY)
     if existing is not None:
         return existing
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "annuaire-api")
-    # An unreachable Redis must not take the API down: count in memory meanwhile.
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
     app.extensions[EXTENSION_KEY] = limiter
     _warn_about_unset_proxy_count(app)
@@ -60,7 +54,7 @@ def _warn_about_unset_proxy_count(app: Flask) -> None:
 
     Every per-address counter would then count the proxy's address, shared by all visitors.
     """
-    if int(app.config.get("PROXY_COUNT") or 0):
+    if int(app.config["PROXY_COUNT"]):
         return
     warned = False
 

@@ -142,7 +142,7 @@ def _after_commit(session: Session) -> None:
     if EXTENSION_KEY not in current_app.extensions:
         return
     # The committing session cannot emit SQL here: drain() uses a session of its own.
-    drain_quietly(timeout=current_app.config.get("SEARCH_WRITER_TIMEOUT", 0.5))
+    drain_quietly(timeout=current_app.config["SEARCH_WRITER_TIMEOUT"])
 
 
 def drain_quietly(timeout: float = 0.0) -> int:

@@ -192,7 +192,7 @@ def mail_outbox() -> Check:
                 waiting += 1
                 mtime = entry.stat().st_mtime
                 oldest = mtime if oldest is None else min(oldest, mtime)
-    smtp = bool(current_app.config.get("MAIL_SERVER"))
+    smtp = bool(current_app.config["MAIL_SERVER"])
     age = max(0, int(time.time() - oldest)) if oldest is not None else None
     figures = {
         "delivery": "smtp" if smtp else "outbox",

@@ -33,12 +33,10 @@ from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SENDER = "Annuaire de l'innovation sociale <ne-pas-repondre@annuaire.invalid>"
-
 
 def build_message(to: str | list[str], subject: str, text: str) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = current_app.config.get("MAIL_DEFAULT_SENDER") or DEFAULT_SENDER
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = ", ".join([to] if isinstance(to, str) else to)
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -56,26 +54,26 @@ def _outbox() -> Path:
 def _send_smtp(message: EmailMessage) -> None:
     config = current_app.config
     host = config["MAIL_SERVER"]
-    port = int(config.get("MAIL_PORT") or 25)
-    timeout = float(config.get("MAIL_TIMEOUT") or 10)
-    if config.get("MAIL_USE_SSL"):
+    port = int(config["MAIL_PORT"])
+    timeout = float(config["MAIL_TIMEOUT"])
+    if config["MAIL_USE_SSL"]:
         client: smtplib.SMTP = smtplib.SMTP_SSL(
             host, port, timeout=timeout, context=ssl.create_default_context()
         )
     else:
         client = smtplib.SMTP(host, port, timeout=timeout)
     with client:
-        if config.get("MAIL_USE_TLS"):
+        if config["MAIL_USE_TLS"]:
             client.starttls(context=ssl.create_default_context())
-        if config.get("MAIL_USERNAME"):
-            client.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        if config["MAIL_USERNAME"]:
+            client.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         client.send_message(message)
 
 
 def send_mail(to: str | list[str], subject: str, text: str) -> bool:
     """Send a plain-text mail; True when it left (or was written to the outbox)."""
     message = build_message(to, subject, text)
-    if not current_app.config.get("MAIL_SERVER"):
+    if not current_app.config["MAIL_SERVER"]:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = _outbox() / f"{stamp}.eml"
         path.write_bytes(bytes(message))

@@ -19,7 +19,7 @@ def _protect_private_files(echo: Callable[[str], None]) -> None:
     repairs = private_files.repair(
         Path(current_app.instance_path),
         current_app.config["SQLALCHEMY_DATABASE_URI"],
-        current_app.config.get("SEARCH_INDEX_DIR"),
+        current_app.config["SEARCH_INDEX_DIR"],
     )
     for line in repairs.done:
         echo(f"  Droits corrigés : {line}")

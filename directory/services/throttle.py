@@ -38,7 +38,6 @@ from ..models import ThrottleAttempt
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "annuaire_throttle"
-DEFAULT_KEY_PREFIX = "annuaire-throttle"
 KEY_MAX = 255
 # Expired rows are deleted by the first hit after this many seconds (per process).
 PRUNE_EVERY = 60
@@ -93,8 +92,8 @@ def _store() -> _Store:
     app = current_app._get_current_object()
     store = app.extensions.get(EXTENSION_KEY)
     if store is None:
-        url = app.config.get("REDIS_URL")
-        prefix = app.config.get("THROTTLE_KEY_PREFIX") or DEFAULT_KEY_PREFIX
+        url = app.config["REDIS_URL"]
+        prefix = app.config["THROTTLE_KEY_PREFIX"]
         store = RedisStore(url, prefix) if url else DatabaseStore(db.engine)
         app.extensions[EXTENSION_KEY] = store
     return store

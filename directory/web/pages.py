@@ -13,24 +13,20 @@ bp = classify(Blueprint("pages", __name__), "public")
 def legal_notice() -> str:
     return render_template(
         "pages/legal_notice.html",
-        publisher=current_app.config.get("LEGAL_PUBLISHER"),
-        host=current_app.config.get("LEGAL_HOST"),
-        contact=current_app.config.get("LEGAL_CONTACT"),
+        publisher=current_app.config["LEGAL_PUBLISHER"],
+        host=current_app.config["LEGAL_HOST"],
+        contact=current_app.config["LEGAL_CONTACT"],
     )
 
 
 @bp.get("/accessibilite")
 def accessibility() -> str:
-    return render_template(
-        "pages/accessibility.html", contact=current_app.config.get("LEGAL_CONTACT")
-    )
+    return render_template("pages/accessibility.html", contact=current_app.config["LEGAL_CONTACT"])
 
 
 @bp.get("/donnees-personnelles")
 def personal_data() -> str:
-    return render_template(
-        "pages/personal_data.html", contact=current_app.config.get("LEGAL_CONTACT")
-    )
+    return render_template("pages/personal_data.html", contact=current_app.config["LEGAL_CONTACT"])
 
 
 @bp.get("/plan-du-site")

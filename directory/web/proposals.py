@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 bp = classify(Blueprint("proposals", __name__), "public")
 
-DEFAULT_RATE_LIMIT = "5 per hour"
-
 TITLE_MAX = 200
 SUMMARY_MAX = 300
 DESCRIPTION_MAX = 10_000
@@ -309,7 +307,7 @@ def _theme_choices() -> list[SelectChoice]:
 
 
 def _proposal_limit() -> str:
-    return current_app.config.get("PROPOSAL_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+    return current_app.config["PROPOSAL_RATE_LIMIT"]
 
 
 def _count_submission() -> None:

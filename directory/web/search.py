@@ -13,7 +13,7 @@ bp = classify(Blueprint("search", __name__), "public")
 @bp.get("/recherche")
 def search():
     search_request = service.SearchRequest.from_args(
-        request.args, per_page=current_app.config.get("PAGE_SIZE", 20)
+        request.args, per_page=current_app.config["PAGE_SIZE"]
     )
     outcome = service.search(search_request)
     return render_template(

@@ -16,7 +16,7 @@ EMBEDDABLE_PREFIXES = ("/embed/",)
 
 def _tile_hosts() -> list[str]:
     hosts = []
-    for url in (current_app.config.get("MAP_TILES_URL", ""), "https://a.tile.openstreetmap.fr/"):
+    for url in (current_app.config["MAP_TILES_URL"], "https://a.tile.openstreetmap.fr/"):
         parts = urlsplit(url.replace("{s}", "a"))
         if parts.scheme in ("http", "https") and parts.netloc:
             hosts.append(f"{parts.scheme}://{parts.netloc}")

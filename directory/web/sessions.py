@@ -32,7 +32,6 @@ SEEN_AT = "_seen_at"
 REFRESH_EVERY = 60
 EXPIRED_MESSAGE = "Votre session a expiré, reconnectez-vous."
 USER_KEY = "_user_id"  # where Flask-Login keeps the signed-in account
-REMEMBER_COOKIE = "remember_token"  # Flask-Login's default name
 
 
 def start(stored: MutableMapping[str, Any], now: float | None = None) -> None:
@@ -63,7 +62,7 @@ def _refresh_interval(idle: int) -> int:
 def _forget_remember_cookie() -> None:
     """Never sign anyone in from a remember-me cookie (issued by earlier versions): Flask-Login
     skips a cookie marked "clear" and deletes it with the response."""
-    name = current_app.config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE)
+    name = current_app.config["REMEMBER_COOKIE_NAME"]
     if name in request.cookies:
         session["_remember"] = "clear"
 
@@ -109,7 +108,7 @@ def https_required() -> bool:
     """Whether sign-in cannot work here: the session cookie is ``Secure`` but the page came
     over plain http from an address other than this machine, so the browser never sends
     the cookie (nor its CSRF token) back."""
-    if not current_app.config.get("SESSION_COOKIE_SECURE") or request.scheme != "http":
+    if not current_app.config["SESSION_COOKIE_SECURE"] or request.scheme != "http":
         return False
     return not _is_loopback(_hostname())
 

@@ -28,7 +28,7 @@ from ..extensions import db
 from ..services.browse import Page, parse_page
 from ..services.exchange import importer, pending
 from ..services.exchange import mapping as mappings
-from ..services.exchange.readers import ACCEPTED_EXTENSIONS, DEFAULT_MAX_BYTES
+from ..services.exchange.readers import ACCEPTED_EXTENSIONS
 from .forms import BaseForm
 from .guards import classify
 
@@ -60,7 +60,7 @@ class UploadForm(BaseForm):
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    return current_app.config["IMPORT_MAX_BYTES"]
 
 
 def _instance() -> str:
