@@ -27,7 +27,7 @@ from ..extensions import db
 from ..models import AuditLog, Membership, Organisation, Role, User
 from ..models.base import utcnow
 from . import passwords, permissions, tokens
-from .mail import after_response, send_mail
+from .mail import after_response, render_mail, send_mail
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # long passphrases are accepted whole, never truncated
@@ -266,17 +266,8 @@ def _mail_password_reset(user_id: int) -> bool:
         _external=True,
     )
     minutes = tokens.max_age(tokens.Purpose.PASSWORD_RESET) // 60
-    return send_mail(
-        user.email,
-        "Réinitialisation de votre mot de passe — Annuaire de l'innovation sociale",
-        f"Bonjour,\n\n"
-        f"Quelqu'un (vous, sans doute) a demandé à changer le mot de passe de votre compte "
-        f"sur l'Annuaire de l'innovation sociale.\n\n"
-        f"Pour choisir un nouveau mot de passe, ouvrez ce lien dans les {minutes} minutes :\n"
-        f"{link}\n\n"
-        f"Le lien ne sert qu'une fois. Si vous n'avez rien demandé, ignorez ce message : "
-        f"votre mot de passe reste le même.\n",
-    )
+    subject, text = render_mail("password_reset.txt", link=link, minutes=minutes)
+    return send_mail(user.email, subject, text)
 
 
 def complete_from_token(user: User, password: str, *, purpose: tokens.Purpose, ip: str | None):
@@ -410,47 +401,32 @@ def _mail_invitation(user_id: int, organisation_id: int, actor_label: str) -> bo
         _external=True,
     )
     days = tokens.max_age(tokens.Purpose.INVITATION) // 86400
-    return send_mail(
-        user.email,
-        f"Invitation à rejoindre {organisation.name} sur l'Annuaire de l'innovation sociale",
-        f"Bonjour,\n\n"
-        f"{actor_label} vous invite à gérer la fiche de « {organisation.name} » "
-        f"sur l'Annuaire de l'innovation sociale (DRJSCS Provence-Alpes-Côte d'Azur).\n\n"
-        f"Pour activer votre compte, choisissez votre mot de passe en ouvrant ce lien "
-        f"dans les {days} jours :\n{link}\n\n"
-        f"Le lien ne sert qu'une fois. Si vous ne vous attendiez pas à cette invitation, "
-        f"ignorez ce message.\n",
+    subject, text = render_mail(
+        "invitation.txt", organisation=organisation, actor=actor_label, link=link, days=days
     )
+    return send_mail(user.email, subject, text)
 
 
 def _mail_membership_notice(user: User, organisation: Organisation, actor_label: str) -> bool:
     login = url_for("auth.login", _external=True)
     forgot = url_for("auth.forgot_password", _external=True)
-    return send_mail(
-        user.email,
-        f"Vous êtes membre de {organisation.name} sur l'Annuaire de l'innovation sociale",
-        f"Bonjour,\n\n"
-        f"{actor_label} vous a invité·e à gérer la fiche de « {organisation.name} » sur "
-        f"l'Annuaire de l'innovation sociale, et vous a ajouté·e à ses membres.\n\n"
-        f"Vous avez déjà un compte avec cette adresse : connectez-vous avec votre mot de "
-        f"passe habituel pour gérer la fiche et ses initiatives :\n{login}\n\n"
-        f"Mot de passe oublié ? Réinitialisez-le ici :\n{forgot}\n",
+    subject, text = render_mail(
+        "membership_notice.txt",
+        organisation=organisation,
+        actor=actor_label,
+        login=login,
+        forgot=forgot,
     )
+    return send_mail(user.email, subject, text)
 
 
 def _mail_invitation_to_deactivated(
     user: User, organisation: Organisation, actor_label: str
 ) -> bool:
-    return send_mail(
-        user.email,
-        f"Invitation à rejoindre {organisation.name} sur l'Annuaire de l'innovation sociale",
-        f"Bonjour,\n\n"
-        f"{actor_label} vous a invité·e à gérer la fiche de « {organisation.name} » sur "
-        f"l'Annuaire de l'innovation sociale.\n\n"
-        f"Vous avez déjà un compte avec cette adresse, mais il est désactivé : pour le "
-        f"réactiver, adressez-vous à la DRJSCS, qui gère l'annuaire. Si vous ne vous "
-        f"attendiez pas à cette invitation, ignorez ce message.\n",
+    subject, text = render_mail(
+        "invitation_deactivated.txt", organisation=organisation, actor=actor_label
     )
+    return send_mail(user.email, subject, text)
 
 
 def remove_member(

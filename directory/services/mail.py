@@ -5,6 +5,12 @@ With no SMTP server configured (a newcomer's machine), each message is written t
 followed by hand. A mail that cannot be sent is logged and reported to the caller as False:
 a notification must never undo the change it reports.
 
+Texts live in ``templates/mail/`` (plain text, not autoescaped), one file per mail: the
+first line is the subject, the body follows the blank line; :func:`render_mail` splits them.
+Links are built by the caller (``url_for(..., _external=True)``, from ``PUBLIC_URL``) and
+passed in. Rendering needs an app context, which requests, commands and
+:func:`after_response` jobs all have.
+
 Mails whose sending must not show in the answer (password resets, invitations: whether one
 leaves says whether an account exists) are sent with :func:`after_response`, once the
 response has gone out: the answer never waits for the SMTP server, and takes as long whether
@@ -21,6 +27,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any
 
 from flask import (
     after_this_request,
@@ -28,10 +35,20 @@ from flask import (
     current_app,
     g,
     has_request_context,
+    render_template,
 )
 from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
+
+
+def render_mail(template: str, /, **context: Any) -> tuple[str, str]:
+    """The subject and the text of ``templates/mail/<template>``."""
+    rendered = render_template(f"mail/{template}", **context)
+    subject, blank, text = rendered.split("\n", 2)
+    if blank:
+        raise ValueError(f"mail/{template}: the subject must be one line, then a blank line")
+    return subject, text
 
 
 def build_message(to: str | list[str], subject: str, text: str) -> EmailMessage:

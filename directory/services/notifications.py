@@ -10,9 +10,7 @@ from flask import url_for
 
 from ..extensions import db
 from ..models import Initiative, Organisation, Revision, RevisionState
-from .mail import send_mail
-
-SIGNATURE = "L'équipe de l'Annuaire de l'innovation sociale (DRJSCS PACA)"
+from .mail import render_mail, send_mail
 
 
 def _recipient(revision: Revision) -> tuple[str | None, str]:
@@ -48,29 +46,14 @@ def revision_reviewed(revision: Revision) -> bool:
     address, name = _recipient(revision)
     if not address:
         return False
-    title = _entry_title(revision)
-    kind = "l'initiative" if revision.entity_type == "initiative" else "l'organisation"
-    greeting = f"Bonjour {name}," if name else "Bonjour,"
+    context = {
+        "name": name,
+        "title": _entry_title(revision),
+        "entity_type": revision.entity_type,
+        "comment": revision.comment,
+    }
     if revision.state == RevisionState.APPLIED:
-        subject = f"Votre proposition pour « {title} » a été acceptée"
-        lines = [
-            greeting,
-            "",
-            f"Votre proposition concernant {kind} « {title} » a été acceptée par l'équipe de "
-            "la DRJSCS. Elle est désormais publiée dans l'annuaire.",
-        ]
-        link = _public_link(revision)
-        if link:
-            lines += ["", f"Consulter la fiche : {link}"]
+        subject, text = render_mail("revision_accepted.txt", link=_public_link(revision), **context)
     else:
-        subject = f"Votre proposition pour « {title} » n'a pas été retenue"
-        lines = [
-            greeting,
-            "",
-            f"Votre proposition concernant {kind} « {title} » n'a pas été retenue par "
-            "l'équipe de la DRJSCS.",
-        ]
-    if revision.comment:
-        lines += ["", "Commentaire de l'équipe :", revision.comment]
-    lines += ["", "Cordialement,", SIGNATURE]
-    return send_mail(address, subject, "\n".join(lines))
+        subject, text = render_mail("revision_refused.txt", **context)
+    return send_mail(address, subject, text)

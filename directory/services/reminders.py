@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from .browse import Page
-from .mail import send_mail
+from .mail import render_mail, send_mail
 from .stats import stale_cutoff
 
 REMINDER_ACTION = "reminder.sent"
@@ -163,30 +163,16 @@ def parse_keys(raw: list[str]) -> dict[str, list[int]]:
     return keys
 
 
-def _mail_text(user: User, items: list[StaleEntry]) -> str:
-    lines = [
-        "Bonjour,",
-        "",
-        "L'équipe de la DRJSCS tient à jour l'Annuaire de l'innovation sociale. Les fiches "
-        "suivantes n'ont pas été mises à jour depuis plus d'un an : pourriez-vous vérifier "
-        "qu'elles sont toujours exactes, et les modifier si besoin ?",
-        "",
-    ]
+def _reminder_mail(items: list[StaleEntry]) -> tuple[str, str]:
+    """Subject and text of the mail listing ``items``, each with the link to its edit form."""
+    entries = []
     for item in items:
         endpoint = (
             "partner.edit_initiative" if item.kind == "initiative" else "partner.edit_organisation"
         )
-        lines.append(
-            f"- {_name(item.entry)} : {url_for(endpoint, slug=item.entry.slug, _external=True)}"
-        )
-    lines += [
-        "",
-        "Si une initiative est terminée, indiquez-le dans sa fiche (étape « Terminée »).",
-        "",
-        "Merci de votre participation,",
-        "L'équipe de la DRJSCS Provence-Alpes-Côte d'Azur",
-    ]
-    return "\n".join(lines)
+        link = url_for(endpoint, slug=item.entry.slug, _external=True)
+        entries.append((_name(item.entry), link))
+    return render_mail("reminder.txt", entries=entries)
 
 
 def send_reminders(
@@ -224,8 +210,8 @@ def send_reminders(
     reminded: dict[str, StaleEntry] = {}
     for user_id, items in by_member.items():
         user = members[user_id]
-        subject = "Vos fiches de l'Annuaire de l'innovation sociale sont-elles à jour ?"
-        if send_mail(user.email, subject, _mail_text(user, items)):
+        subject, text = _reminder_mail(items)
+        if send_mail(user.email, subject, text):
             report.mails_sent += 1
             for item in items:
                 reminded[item.key] = item
