@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy import orm
 
+from . import catalogue_version
 from .extensions import db
 from .models import (
     Commune,
@@ -36,10 +36,7 @@ from .models import (
     OrganisationRole,
     Place,
     Status,
-    Theme,
     initiative_departement,
-    initiative_public,
-    initiative_theme,
 )
 from .services.filters import InitiativeFilters, apply
 from .territories import COVERED_DEPARTEMENTS
@@ -115,109 +112,27 @@ def encode_points(rows: Sequence[tuple[float, float, int]], fmt: str) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-# How long a process trusts its last look at the catalogue. Its own writes are seen at once
-# (see ``_note_writes``); other processes' writes within this delay.
-CATALOGUE_STAMP_TTL = 10.0
-_stamps: dict[str, tuple[float, str]] = {}
-_stamps_lock = threading.Lock()
-_forgotten = 0  # bumped by each forget: a stamp read before it is not kept after it
-
-
 def catalogue_stamp() -> str:
-    """Changes whenever the published catalogue changes: initiatives, their places and links,
-    organisations, events, themes, the featured choice (the map's ETag, the home and territory
-    pages' caches).
-
-    Computing it scans the initiatives (no index on ``updated_at``), so each process keeps it
-    for ``CATALOGUE_STAMP_TTL`` seconds, and forgets it as soon as it commits a change itself.
-    """
-    key = db.engine.url.render_as_string(hide_password=True)
-    now = time.monotonic()
-    with _stamps_lock:
-        cached = _stamps.get(key)
-        forgotten = _forgotten
-    if cached is not None and now - cached[0] < CATALOGUE_STAMP_TTL:
-        return cached[1]
-    stamp = _read_stamp()
-    with _stamps_lock:
-        # A commit of this process while the stamp was read may be missing from it.
-        if forgotten == _forgotten:
-            _stamps[key] = (now, stamp)
-    return stamp
+    """Changes with every commit that changes the published catalogue (``catalogue_version``):
+    the home and territory pages' caches key on it."""
+    version = catalogue_version.current()
+    return f"{version.epoch}.{version.content}"
 
 
-def forget_catalogue_stamps() -> None:
-    global _forgotten
-    with _stamps_lock:
-        _stamps.clear()
-        _forgotten += 1
-
-
-def _read_stamp() -> str:
-    published = db.session.scalar(
-        sa.select(sa.func.count()).where(Initiative.status == Status.PUBLISHED)
-    )
-    # Any edit or status change moves the newest updated_at over all initiatives.
-    newest = db.session.execute(
-        sa.select(sa.func.max(Initiative.updated_at), sa.func.max(Initiative.id))
-    ).one()
-    places = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(Place.updated_at), sa.func.max(Place.id))
-    ).one()
-    links = [
-        db.session.scalar(sa.select(sa.func.count()).select_from(table))
-        for table in (initiative_theme, initiative_public, initiative_departement)
-    ]
-    entries = [
-        db.session.execute(
-            sa.select(
-                sa.func.count(sa.case((model.status == Status.PUBLISHED, 1))),
-                sa.func.max(model.updated_at),
-                sa.func.max(model.id),
-            )
-        ).one()
-        for model in (Organisation, Event)
-    ]
-    # A few dozen rows, with no updated_at: a rename or a new order shows in the rows themselves.
-    themes = db.session.execute(
-        sa.select(Theme.id, Theme.slug, Theme.name, Theme.position).order_by(Theme.id)
-    ).all()
-    # Featuring is not an edit (updated_at stays): the home page's few chosen rows, in order.
-    featured = db.session.execute(
-        sa.select(Initiative.id, Initiative.featured_position)
-        .where(Initiative.featured_position.is_not(None))
-        .order_by(Initiative.id)
-    ).all()
-    digest = hashlib.sha256(repr((themes, featured)).encode()).hexdigest()[:16]
-    values = (published, *newest, *places, *links, *(v for e in entries for v in e))
-    return "|".join(str(value) for value in (*values, digest))
-
-
-@sa.event.listens_for(orm.Session, "after_flush")
-def _note_flush(session: orm.Session, _context) -> None:
-    session.info["catalogue_written"] = True
-
-
-@sa.event.listens_for(orm.Session, "do_orm_execute")
-def _note_writes(state: orm.ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info["catalogue_written"] = True
-
-
-@sa.event.listens_for(orm.Session, "after_commit")
-def _forget_after_write(session: orm.Session) -> None:
-    if session.info.pop("catalogue_written", False):
-        forget_catalogue_stamps()
-
-
-@sa.event.listens_for(orm.Session, "after_rollback")
-def _reset_after_rollback(session: orm.Session) -> None:
-    session.info.pop("catalogue_written", None)
+def membership_stamp(filters: InitiativeFilters | None = None) -> str:
+    """Changes whenever a point may move or an entry may enter or leave a filter: the map
+    payloads and the counts key on it. An initiative's text edited leaves it alone, except for
+    a word search, whose matches follow the text."""
+    version = catalogue_version.current()
+    if filters is not None and filters.q:
+        return f"{version.epoch}.{version.content}"
+    return f"{version.epoch}.m{version.membership}"
 
 
 def points_etag(filters: InitiativeFilters, fmt: str) -> str:
     """A strong validator for one points payload: catalogue state + filters + format."""
-    key = json.dumps([catalogue_stamp(), filters.to_args(), fmt], sort_keys=True, default=str)
+    stamp = membership_stamp(filters)
+    key = json.dumps([stamp, filters.to_args(), fmt], sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -333,21 +248,22 @@ class DepartementCount:
 
 
 _layers: OrderedDict[str, list[DepartementCount]] = OrderedDict()
+_layers_lock = threading.Lock()
 MAX_CACHED_LAYERS = 64
 
 
 def departement_layer(filters: InitiativeFilters) -> list[DepartementCount]:
     """Covered départements with their count, colour and outline (None until loaded).
 
-    Cached per catalogue stamp and filters: the counts scan the catalogue.
+    Cached per membership stamp and filters: the counts scan the catalogue.
     """
-    key = json.dumps([catalogue_stamp(), filters.to_args()], sort_keys=True, default=str)
-    with _stamps_lock:
+    key = json.dumps([membership_stamp(filters), filters.to_args()], sort_keys=True, default=str)
+    with _layers_lock:
         cached = _layers.get(key)
     if cached is not None:
         return cached
     layer = _departement_layer(filters)
-    with _stamps_lock:
+    with _layers_lock:
         _layers[key] = layer
         while len(_layers) > MAX_CACHED_LAYERS:
             _layers.popitem(last=False)

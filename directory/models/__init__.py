@@ -38,11 +38,13 @@ from .taxonomy import Public, Theme
 from .territory import Commune, Departement, Region
 from .throttle import ThrottleAttempt
 from .user import Membership, Role, User
+from .version import CatalogueVersion
 
 __all__ = [
     "STATUS_LABELS",
     "SUMMARY_MAX_LENGTH",
     "AuditLog",
+    "CatalogueVersion",
     "Commune",
     "Departement",
     "Event",

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_migrate import upgrade
 
+from .. import catalogue_version
 from ..extensions import db
 from ..models import Initiative, Organisation
 from ..search import indexing
@@ -234,6 +235,9 @@ def restore(source: Path, echo: Echo = print, processes: int = 1) -> Manifest:
     if set(manifest.revisions) != migration_heads():
         echo("Base de données : application des migrations plus récentes…")
         upgrade(directory=str(MIGRATIONS))
+    # Running servers cached pages of the database as it was: none of them may match now.
+    with db.engine.begin() as connection:
+        catalogue_version.new_epoch(connection)
     echo("Index de recherche : reconstruction…")
     try:
         count = indexing.rebuild(processes=processes)

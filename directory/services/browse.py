@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..maps import catalogue_stamp
+from ..maps import catalogue_stamp, membership_stamp
 from ..models import (
     Commune,
     Departement,
@@ -473,13 +473,13 @@ def get_event(slug: str) -> EventPage | None:
 
 
 class CatalogueCache:
-    """Per-process values computed from the published catalogue, kept while
-    ``maps.catalogue_stamp()`` stays the same, the oldest dropped beyond ``size``.
+    """Per-process values computed from the published catalogue, kept while the catalogue's
+    version (``maps.catalogue_stamp``, or the ``stamp`` given) stays the same, the oldest
+    dropped beyond ``size``.
 
-    Freshness is the stamp's: this process's own commits show at once (the stamp is forgotten
-    after each of them), another process's or server's within ``maps.CATALOGUE_STAMP_TTL``
-    seconds (10). Reading the stamp is a few aggregate queries once per that delay, instead of
-    the dozen counts a home page costs.
+    The version is one row, bumped in the transaction of every change: each process and server
+    sees a commit at once, for one primary-key read per use instead of the dozen counts a home
+    page costs.
     """
 
     def __init__(self, size: int) -> None:
@@ -487,9 +487,11 @@ class CatalogueCache:
         self._values: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+    def get(
+        self, key: Hashable, build: Callable[[], T], stamp: Callable[[], str] = catalogue_stamp
+    ) -> T:
         database = db.engine.url.render_as_string(hide_password=True)
-        full_key = (database, catalogue_stamp(), key)
+        full_key = (database, stamp(), key)
         with self._lock:
             if full_key in self._values:
                 self._values.move_to_end(full_key)
@@ -548,14 +550,20 @@ def _communes_covered(condition: sa.ColumnElement[bool] | None = None) -> int:
 def home_overview(recent: int = 6) -> HomeOverview:
     """Key figures, the latest initiatives, the events and the themes for the home page.
 
-    Served from ``catalogue_cache``: a change shows at once in the process that commits it and
-    within ``maps.CATALOGUE_STAMP_TTL`` seconds in every other worker and server.
+    Served from ``catalogue_cache``: a change shows at once in every worker and server. The
+    counts, which scan the catalogue, key on the membership stamp (an edited summary leaves
+    them be); the cards, a few rows, on every change.
     """
-    return catalogue_cache.get(("home", recent), lambda: _home_overview(recent))
+    counts = catalogue_cache.get(("home-counts",), _home_counts, stamp=membership_stamp)
+    return catalogue_cache.get(("home", recent), lambda: _home_overview(recent, *counts))
 
 
-def _home_overview(recent: int) -> HomeOverview:
-    figures = KeyFigures(
+def _home_counts() -> tuple[KeyFigures, list[tuple[Theme, int]]]:
+    return _key_figures(), theme_counts()
+
+
+def _key_figures() -> KeyFigures:
+    return KeyFigures(
         initiatives=_count(
             sa.select(sa.func.count(Initiative.id)).where(Initiative.status == Status.PUBLISHED)
         ),
@@ -565,6 +573,11 @@ def _home_overview(recent: int) -> HomeOverview:
         communes=_communes_covered(),
         events=_count(sa.select(sa.func.count(Event.id)).where(Event.status == Status.PUBLISHED)),
     )
+
+
+def _home_overview(
+    recent: int, figures: KeyFigures, themes: list[tuple[Theme, int]]
+) -> HomeOverview:
     latest = list_initiatives(sort="recent", per_page=recent).items
     featured = load_in_order(
         Initiative,
@@ -584,7 +597,7 @@ def _home_overview(recent: int) -> HomeOverview:
         figures=figures,
         recent=latest,
         events=list_events(),
-        themes=theme_counts(),
+        themes=themes,
         featured=featured,
     )
 

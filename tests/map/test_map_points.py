@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from factories import make_initiative, make_organisation
+from sqlalchemy import orm
 
 from directory import maps
 from directory.extensions import db
@@ -24,7 +25,6 @@ from directory.services.filters import InitiativeFilters
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     maps.payload_cache.clear()
-    maps.forget_catalogue_stamps()
     yield
     maps.payload_cache.clear()
 
@@ -234,24 +234,39 @@ def _multi(args: dict):
     return MultiDict(items)
 
 
-def test_changes_from_another_process_show_after_the_stamp_delay(app_ctx, monkeypatch):
+def test_changes_from_another_process_show_at_once(app_ctx):
     filters = InitiativeFilters()
     before = maps.points_etag(filters, "compact")
     initiative_id = db.session.scalar(
         sa.select(Initiative.id).where(Initiative.status == Status.PUBLISHED).limit(1)
     )
-    # Another process: its own engine and connection, none of this session's events.
+    # Another process: its own engine, connection and session on the same database.
     other = sa.create_engine(db.engine.url)
-    with other.begin() as connection:
-        connection.execute(
-            sa.update(Initiative.__table__)
-            .where(Initiative.__table__.c.id == initiative_id)
-            .values(status=Status.ARCHIVED.value)
-        )
+    with orm.Session(other) as session:
+        session.get(Initiative, initiative_id).status = Status.ARCHIVED
+        session.commit()
     other.dispose()
 
-    assert maps.points_etag(filters, "compact") == before, "trusted for CATALOGUE_STAMP_TTL"
-    monkeypatch.setattr(maps, "CATALOGUE_STAMP_TTL", 0.0)
+    assert maps.points_etag(filters, "compact") != before
+
+
+def test_an_edited_summary_keeps_the_map_payload_and_a_new_place_changes_it(app_ctx):
+    filters = InitiativeFilters()
+    initiative = db.session.scalar(
+        sa.select(Initiative).where(Initiative.status == Status.PUBLISHED).limit(1)
+    )
+    before = maps.points_etag(filters, "compact")
+    searched = maps.points_etag(InitiativeFilters(q="jardin"), "compact")
+
+    initiative.summary = "Un résumé relu, sans rien changer de la carte."
+    db.session.commit()
+
+    assert maps.points_etag(filters, "compact") == before
+    # A word search follows the text: its points may change with a summary.
+    assert maps.points_etag(InitiativeFilters(q="jardin"), "compact") != searched
+
+    initiative.places.append(Place(latitude=43.3, longitude=5.4))
+    db.session.commit()
     assert maps.points_etag(filters, "compact") != before
 
 

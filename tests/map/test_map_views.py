@@ -20,7 +20,6 @@ from directory.services.filters import InitiativeFilters
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     maps.payload_cache.clear()
-    maps.forget_catalogue_stamps()
     yield
     maps.payload_cache.clear()
 

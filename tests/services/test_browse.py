@@ -19,7 +19,6 @@ from factories import (
 )
 from flask import current_app, render_template
 
-from directory import maps
 from directory.extensions import db
 from directory.models import (
     Initiative,
@@ -38,7 +37,6 @@ pytestmark = pytest.mark.usefixtures("app_ctx")
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    maps.forget_catalogue_stamps()
     browse.catalogue_cache.clear()
 
 
@@ -390,10 +388,26 @@ def test_list_queries_do_not_grow_with_the_page_size():
 # --- The home and territory pages' cache ------------------------------------------------------
 
 
-def test_home_overview_is_read_once_per_catalogue_stamp():
+def test_home_overview_is_read_once_per_catalogue_version():
     browse.home_overview()
 
-    assert _statements_while(browse.home_overview) == 0
+    # What a cached home page costs: the version read twice (cards, then counts).
+    assert _statements_while(browse.home_overview) == 2
+
+
+def test_an_edited_summary_rebuilds_the_cards_not_the_counts():
+    initiative = make_initiative(title=unique("Relue"))
+    db.session.commit()
+    browse.home_overview()
+    initiative.summary = "Un résumé relu par la conservatrice."
+    db.session.commit()
+
+    statements = _statements_while(browse.home_overview)
+
+    fresh = browse.home_overview()
+    assert {i.slug: i.summary for i in fresh.recent}[initiative.slug] == initiative.summary
+    browse.catalogue_cache.clear()
+    assert statements < _statements_while(browse.home_overview)
 
 
 def test_home_overview_shows_a_commit_of_this_process_at_once():
@@ -429,9 +443,7 @@ with app.app_context():
 """
 
 
-def test_home_overview_shows_a_publication_by_another_process_once_the_stamp_is_read(
-    tmp_path, monkeypatch
-):
+def test_home_overview_shows_a_publication_by_another_process_at_once(tmp_path):
     draft = make_initiative(title=unique("Publiée ailleurs"), status=Status.DRAFT)
     db.session.commit()
     before = browse.home_overview()
@@ -447,10 +459,6 @@ def test_home_overview_shows_a_publication_by_another_process_once_the_stamp_is_
         timeout=120,
     )
 
-    # This process trusts its stamp for CATALOGUE_STAMP_TTL: the page is still the cached one...
-    assert browse.home_overview() is before
-    # ...and shows the publication as soon as the stamp is read again.
-    monkeypatch.setattr(maps, "CATALOGUE_STAMP_TTL", 0.0)
     after = browse.home_overview()
     assert after.figures.initiatives == before.figures.initiatives + 1
     assert after.recent[0].slug == draft.slug
