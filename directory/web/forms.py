@@ -652,13 +652,17 @@ def _departement_choices() -> list[SelectChoice]:
     ]
 
 
-def _organisation_label(organisation: Organisation) -> str:
+def _organisation_label(organisation: Any) -> str:
     if organisation.acronym and organisation.acronym not in organisation.name:
         return f"{organisation.name} ({organisation.acronym})"
     return organisation.name
 
 
-def _sorted_choices(organisations: Iterable[Organisation]) -> list[SelectChoice]:
+# Three columns, not whole organisations: every organisation is a choice.
+_CHOICE_COLUMNS = (Organisation.slug, Organisation.name, Organisation.acronym)
+
+
+def _sorted_choices(organisations: Iterable[Any]) -> list[SelectChoice]:
     unique = {o.slug: o for o in organisations}
     return sorted(
         (SelectChoice(slug, _organisation_label(o)) for slug, o in unique.items()),
@@ -670,8 +674,8 @@ def lead_choices(user: Any, initiative: Initiative | None) -> list[SelectChoice]
     """Organisations the person may name as porteur: their own (staff: any not archived)."""
     if permissions.is_staff(user):
         candidates = list(
-            db.session.scalars(
-                sa.select(Organisation).where(Organisation.status != Status.ARCHIVED)
+            db.session.execute(
+                sa.select(*_CHOICE_COLUMNS).where(Organisation.status != Status.ARCHIVED)
             )
         )
     else:
@@ -686,7 +690,9 @@ def lead_choices(user: Any, initiative: Initiative | None) -> list[SelectChoice]
 def partner_choices(initiative: Initiative | None) -> list[SelectChoice]:
     """Published organisations (and those already linked) for the partner rows."""
     candidates = list(
-        db.session.scalars(sa.select(Organisation).where(Organisation.status == Status.PUBLISHED))
+        db.session.execute(
+            sa.select(*_CHOICE_COLUMNS).where(Organisation.status == Status.PUBLISHED)
+        )
     )
     if initiative is not None:
         candidates += [link.organisation for link in initiative.organisation_links]
