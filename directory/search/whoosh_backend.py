@@ -17,7 +17,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import CLEAR
 
 from ..text import fold
-from . import vectors
+from . import mapped_files, vectors
 from .analysis import analyze, plain_analyzer, plain_words, weighted_analyzer, weighted_text
 from .backend import IndexBusy, Matches, Mode, Sort
 from .documents import (
@@ -30,6 +30,8 @@ from .documents import (
 )
 from .postings import WeightedPositions
 from .query import ParsedQuery, Unit
+
+mapped_files.install()  # before any index is opened
 
 PREFIX_EXPANSION = 60  # words a ``solid*`` may stand for: bounds the cost of short prefixes
 REBUILD_MEMORY_MB = 256  # per process
