@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
     session_lifetimes.init_app(app)  # before the guard: an expired session is anonymous
     guards.init_app(app)
 
-    login_manager.login_view = "auth.login" if "auth" in app.blueprints else None
+    login_manager.login_view = "auth.login"
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
 
 

@@ -13,7 +13,6 @@ from ..api import queries
 from ..services.filters import InitiativeFilters
 from .feeds import initiative_url
 from .guards import classify
-from .templating import has_endpoint
 
 bp = classify(Blueprint("embed", __name__, url_prefix="/embed"), "public")
 
@@ -44,7 +43,4 @@ def initiative_list() -> str:
 
 
 def _site_list_url(filters: InitiativeFilters) -> str:
-    for endpoint in ("search.search", "public.initiatives"):
-        if has_endpoint(endpoint):
-            return url_for(endpoint, _external=True, **filters.to_args())
-    return url_for("api.documentation", _external=True)
+    return url_for("search.search", _external=True, **filters.to_args())

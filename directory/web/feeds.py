@@ -18,7 +18,6 @@ from ..config import public_url
 from ..models import Initiative, OrganisationRole
 from ..services.filters import InitiativeFilters
 from .guards import classify
-from .templating import has_endpoint
 
 bp = classify(Blueprint("feeds", __name__, url_prefix="/flux"), "public")
 
@@ -58,17 +57,12 @@ def _tag(kind: str, key: str) -> str:
 
 
 def initiative_url(initiative: Initiative) -> str:
-    """The sheet on the site; the API record until the sheet's page exists."""
-    if has_endpoint("public.initiative"):
-        return url_for("public.initiative", slug=initiative.slug, _external=True)
-    return url_for("api.initiative", slug=initiative.slug, _external=True)
+    """The sheet on the site."""
+    return url_for("public.initiative", slug=initiative.slug, _external=True)
 
 
 def _list_url(filters: InitiativeFilters) -> str:
-    for endpoint in ("search.search", "public.initiatives"):
-        if has_endpoint(endpoint):
-            return url_for(endpoint, _external=True, **filters.to_args())
-    return _site_root()
+    return url_for("search.search", _external=True, **filters.to_args())
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, g, request, url_for
 from markupsafe import Markup, escape
 
 NARROW_NBSP = "\u202f"
@@ -41,11 +41,6 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def has_endpoint(name: str) -> bool:
-    """Whether a view is registered, so templates can link to optional blueprints safely."""
-    return name in current_app.view_functions
-
-
 @dataclass(frozen=True)
 class NavEntry:
     label: str
@@ -65,22 +60,12 @@ _NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 def main_navigation() -> list[NavEntry]:
-    """Entries of the main menu whose view exists, the one for the current page flagged."""
+    """Entries of the main menu, the one for the current page flagged."""
     endpoint = request.endpoint if request else None
-    entries = []
-    for label, target, current_for in _NAVIGATION:
-        if not has_endpoint(target):
-            continue
-        entries.append(NavEntry(label, url_for(target), endpoint in current_for))
-    return entries
-
-
-def search_endpoint() -> str | None:
-    """Where the header search box sends its query: the search page, else the initiative list."""
-    for name in ("search.search", "public.initiatives"):
-        if has_endpoint(name):
-            return name
-    return None
+    return [
+        NavEntry(label, url_for(target), endpoint in current_for)
+        for label, target, current_for in _NAVIGATION
+    ]
 
 
 def page_url(number: int, param: str = "page") -> str:
@@ -184,9 +169,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         can=_TemplateRules(),
         csp_nonce=csp_nonce,
-        has_endpoint=has_endpoint,
         main_navigation=main_navigation,
-        search_endpoint=search_endpoint,
         page_url=page_url,
     )
     app.jinja_env.filters.update(

@@ -77,7 +77,7 @@ def parse(html: str) -> PageParser:
 
 
 def page_urls(app: Flask) -> list[str]:
-    """Every kind of page that exists in this build, with a real entry for the detail pages."""
+    """Every kind of page, with a real entry for the detail pages."""
     from directory.models import Event, Initiative, Organisation, Status
 
     urls = list(LEGAL_PAGES)
@@ -92,15 +92,12 @@ def page_urls(app: Flask) -> list[str]:
             "search.search",
             "map.map_page",
         ):
-            if templating.has_endpoint(endpoint):
-                urls.append(url_for(endpoint))
+            urls.append(url_for(endpoint))
         for endpoint, model in (
             ("public.initiative", Initiative),
             ("public.organisation", Organisation),
             ("public.event", Event),
         ):
-            if not templating.has_endpoint(endpoint):
-                continue
             slug = db.session.scalar(
                 select(model.slug).where(model.status == Status.PUBLISHED).limit(1)
             )
@@ -277,12 +274,6 @@ def test_personal_data_page_mentions_session_cookie_only(client):
     html = client.get("/donnees-personnelles").get_data(as_text=True)
     assert "cookie de session" in html
     assert "aucun cookie de mesure d’audience" in html
-
-
-def test_has_endpoint(app):
-    with app.app_context():
-        assert templating.has_endpoint("pages.legal_notice")
-        assert not templating.has_endpoint("nowhere.page")
 
 
 @pytest.mark.parametrize(
