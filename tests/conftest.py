@@ -118,7 +118,11 @@ class ServerLikeClient(FlaskClient):
     response is closed (mails sent after the response) has run when a request returns."""
 
     def open(self, *args, buffered: bool = True, **kwargs):
-        return super().open(*args, buffered=buffered, **kwargs)
+        response = super().open(*args, buffered=buffered, **kwargs)
+        # werkzeug closes the request body (a temporary file past 500 KB) only after following
+        # redirects; a server drops it with the request.
+        response.request.input_stream.close()
+        return response
 
 
 def _make_app(tmp_path: Path, url: str):

@@ -97,6 +97,7 @@ def test_changes_are_replayed_after_a_writer_process_dies(app_ctx):
     finally:
         holder.kill()  # dies holding the lock, without any clean-up
         holder.wait()
+        holder.stdout.close()
     assert found("ornithologie") == 1  # the next search replays the outbox
     assert indexing.pending_count() == 0
 

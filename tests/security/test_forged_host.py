@@ -169,6 +169,7 @@ def test_a_forwarded_host_is_not_written_into_the_open_data_files(site):
     download = client.get("/donnees/initiatives.json", headers=FORWARDED)
     assert download.status_code == 200
     records = json.loads(download.get_data())
+    download.close()  # a file served from disk stays open until the response is closed
     assert records and all(record["url"].startswith(PUBLIC + "/initiatives/") for record in records)
     # The file stays cached for every later visitor: the copy on disk is canonical too.
     cached = Path(site.instance_path) / "opendata"

@@ -80,7 +80,11 @@ class HeldMailServer:
 
     def _relay(self, client: socket.socket) -> None:
         self.released.wait()
-        upstream = socket.create_connection(("127.0.0.1", self.smtp.port))
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.smtp.port))
+        except OSError:  # stopped before this connection was relayed
+            client.close()
+            return
         self._spawn(_pipe, upstream, client)
         _pipe(client, upstream)
 
@@ -92,9 +96,11 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     finally:
+        # Both directions end together: the other pipe's recv() returns once these shut down.
         for end in (source, target):
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
+            end.close()
 
 
 def _free_port() -> int:

@@ -194,6 +194,7 @@ def test_hsts_outside_tests_and_debug(databases, tmp_path):
     try:
         for path in ("/", "/static/css/app.css", "/api/v1/themes", "/page-inconnue"):
             response = production.test_client().get(path)
+            response.close()  # the static file stays open until the response is closed
             hsts = response.headers.get("Strict-Transport-Security", "")
             assert "max-age=" in hsts, path
             assert int(hsts.split("max-age=")[1].split(";")[0]) >= 15_552_000, path
