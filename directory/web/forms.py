@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     Field,
@@ -227,7 +228,22 @@ class CheckboxesField(SelectMultipleField):
             raise ValidationError("Choisissez parmi les propositions de la liste.")
 
 
+class ListSelect(widgets.Select):
+    """WTForms' ``<select>``, its plain options written directly: ``html_params`` for each of
+    the 3,800 options of a form naming every organisation took 0.3 s."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw or isinstance(choice.value, bool):
+            return super().render_option(choice, **kwargs)
+        selected = " selected" if choice.selected else ""
+        value, label = escape(choice.value), escape(choice.label or choice.value)
+        return Markup(f'<option value="{value}"{selected}>{label}</option>')  # noqa: S704 - escaped
+
+
 class ChoiceField(SelectField):
+    widget = ListSelect()
+
     def pre_validate(self, form) -> None:
         offered = {str(choice.value) for choice in self.choices or []}
         if self.data not in offered:
