@@ -89,6 +89,23 @@ def current() -> Version:
     return Version(*row)
 
 
+def catalogue_stamp() -> str:
+    """Changes with every commit that changes the published catalogue: the home and territory
+    pages' caches key on it."""
+    version = current()
+    return f"{version.epoch}.{version.content}"
+
+
+def membership_stamp(text_query: str = "") -> str:
+    """Changes whenever a point may move or an entry may enter or leave a filter: the map
+    payloads and the counts key on it. An initiative's text edited leaves it alone, except under
+    a word search (``text_query``), whose matches follow the text."""
+    version = current()
+    if text_query:
+        return f"{version.epoch}.{version.content}"
+    return f"{version.epoch}.m{version.membership}"
+
+
 def new_epoch(connection: sa.Connection) -> None:
     """After a restore: no cache keyed on a version of the old database may match."""
     connection.execute(

@@ -112,26 +112,9 @@ def encode_points(rows: Sequence[tuple[float, float, int]], fmt: str) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def catalogue_stamp() -> str:
-    """Changes with every commit that changes the published catalogue (``catalogue_version``):
-    the home and territory pages' caches key on it."""
-    version = catalogue_version.current()
-    return f"{version.epoch}.{version.content}"
-
-
-def membership_stamp(filters: InitiativeFilters | None = None) -> str:
-    """Changes whenever a point may move or an entry may enter or leave a filter: the map
-    payloads and the counts key on it. An initiative's text edited leaves it alone, except for
-    a word search, whose matches follow the text."""
-    version = catalogue_version.current()
-    if filters is not None and filters.q:
-        return f"{version.epoch}.{version.content}"
-    return f"{version.epoch}.m{version.membership}"
-
-
 def points_etag(filters: InitiativeFilters, fmt: str) -> str:
     """A strong validator for one points payload: catalogue state + filters + format."""
-    stamp = membership_stamp(filters)
+    stamp = catalogue_version.membership_stamp(filters.q)
     key = json.dumps([stamp, filters.to_args(), fmt], sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -257,7 +240,8 @@ def departement_layer(filters: InitiativeFilters) -> list[DepartementCount]:
 
     Cached per membership stamp and filters: the counts scan the catalogue.
     """
-    key = json.dumps([membership_stamp(filters), filters.to_args()], sort_keys=True, default=str)
+    stamp = catalogue_version.membership_stamp(filters.q)
+    key = json.dumps([stamp, filters.to_args()], sort_keys=True, default=str)
     with _layers_lock:
         cached = _layers.get(key)
     if cached is not None:

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from ..catalogue_version import catalogue_stamp, membership_stamp
 from ..extensions import db
-from ..maps import catalogue_stamp, membership_stamp
 from ..models import (
     Commune,
     Departement,
@@ -474,8 +474,8 @@ def get_event(slug: str) -> EventPage | None:
 
 class CatalogueCache:
     """Per-process values computed from the published catalogue, kept while the catalogue's
-    version (``maps.catalogue_stamp``, or the ``stamp`` given) stays the same, the oldest
-    dropped beyond ``size``.
+    version (``catalogue_version.catalogue_stamp``, or the ``stamp`` given) stays the same, the
+    oldest dropped beyond ``size``.
 
     The version is one row, bumped in the transaction of every change: each process and server
     sees a commit at once, for one primary-key read per use instead of the dozen counts a home
