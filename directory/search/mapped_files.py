@@ -4,11 +4,14 @@ Whoosh opens each file inside a segment as ``BufferFile(memoryview)``, which wra
 ``io.BytesIO``: a copy of the whole file (terms, postings...) at every open. Every commit opens
 the segments twice (the writer's reader, then each worker's new searcher): 190 ms for 12 files
 at 10,000 entries, ten times that at 100,000. ``install()`` gives ``BufferFile`` a reader over
-the view itself; Whoosh only reads these files (``read``, ``readline``, ``seek``, ``tell``).
+the view itself for large files; Whoosh only reads them (``read``, ``readline``, ``seek``,
+``tell``). Small files keep ``BytesIO``: copying them is cheap and its C ``read`` is three
+times faster than ours when a merge reads a small segment's postings word by word.
 """
 
 from __future__ import annotations
 
+import io
 import os
 
 from whoosh.filedb import structfile
@@ -56,10 +59,13 @@ class ViewReader:
         self._view.release()
 
 
+IN_PLACE_FROM = 256 * 1024  # bytes
+
+
 def _buffer_file_init(self, buf, name=None, onclose=None) -> None:
     self._buf = buf
     self._name = name
-    self.file = ViewReader(buf)
+    self.file = ViewReader(buf) if len(buf) >= IN_PLACE_FROM else io.BytesIO(buf)
     self.onclose = onclose
     self.is_real = False
     self.is_closed = False

@@ -7,6 +7,7 @@ import os
 
 from whoosh.filedb.structfile import BufferFile
 
+from directory.search import mapped_files
 from directory.search.mapped_files import ViewReader
 
 DATA = b"first line\nsecond line\n\x00\x01binary tail without newline"
@@ -30,7 +31,7 @@ def test_a_buffer_file_does_not_copy_its_buffer():
     each open; once the app is imported it reads the view in place."""
     import directory.search.whoosh_backend  # noqa: F401 - installs the reader
 
-    buffer = bytearray(DATA)
+    buffer = bytearray(DATA) + bytes(mapped_files.IN_PLACE_FROM)
     handle = BufferFile(memoryview(buffer))
     buffer[0:5] = b"FIRST"  # a copy would not see this
     assert handle.read(5) == b"FIRST"
