@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, Flask, abort, g, request
 from flask_login import current_user
 
-from ..extensions import login_manager
-from ..services import permissions
+from .extensions import login_manager
+from .services import permissions
 
 LEVELS = ("public", "partner", "staff", "admin")
 _blueprint_levels: dict[str, str] = {}

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from directory import create_app
 from directory.config import load_config, sqlalchemy_url
 from directory.extensions import db
-from directory.web.guards import access
+from directory.guards import access
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):

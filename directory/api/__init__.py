@@ -11,7 +11,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import MethodNotAllowed
 
 from ..extensions import csrf
-from ..web.guards import classify
+from ..guards import classify
 from . import errors
 from .http import ALLOWED_METHODS, add_cors_headers, preflight_response
 

@@ -8,8 +8,9 @@ from ..extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
+    from .. import guards
     from ..api import bp as api_bp
-    from . import embed, errors, feeds, guards, pages, public, search, security, templating
+    from . import embed, errors, feeds, pages, public, search, security, templating
     from . import map as map_views
     from . import sessions as session_lifetimes
     from .accounts_admin import bp as accounts_admin_bp

@@ -11,9 +11,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..extensions import db
+from ..guards import classify
 from ..models import Role, User
 from ..services import accounts, permissions
-from .guards import classify
 
 bp = classify(Blueprint("accounts_admin", __name__, url_prefix="/gestion/comptes"), "staff")
 

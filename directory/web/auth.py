@@ -33,10 +33,10 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
+from ..guards import access, classify
 from ..services import accounts, permissions, throttle, tokens
 from ..services.accounts import MAX_PASSWORD_LENGTH, AccountError
 from . import errors, sessions
-from .guards import access, classify
 
 bp = classify(Blueprint("auth", __name__), "public")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 
 from ..api import queries
+from ..guards import classify
 from ..services.filters import InitiativeFilters
 from .feeds import initiative_url
-from .guards import classify
 
 bp = classify(Blueprint("embed", __name__, url_prefix="/embed"), "public")
 

@@ -26,11 +26,11 @@ from flask import (
 )
 
 from ..config import public_url
+from ..guards import classify
 from ..search import service as search_service
 from ..services import browse
 from ..services.exchange import export
 from ..services.filters import InitiativeFilters
-from .guards import classify
 
 bp = classify(Blueprint("exports", __name__), "public")
 

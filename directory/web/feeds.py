@@ -15,9 +15,9 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from ..api import queries
 from ..config import public_url
+from ..guards import classify
 from ..models import Initiative, OrganisationRole
 from ..services.filters import InitiativeFilters
-from .guards import classify
 
 bp = classify(Blueprint("feeds", __name__, url_prefix="/flux"), "public")
 

@@ -10,8 +10,8 @@ from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
 from ..api.http import dumps
+from ..guards import classify
 from ..services import health
-from .guards import classify
 
 bp = classify(Blueprint("health", __name__), "public")
 

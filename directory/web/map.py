@@ -16,9 +16,9 @@ from flask import (
 )
 
 from .. import maps
+from ..guards import classify
 from ..services import browse
 from ..services.filters import InitiativeFilters
-from .guards import classify
 from .security import content_security_policy
 
 bp = classify(Blueprint("map", __name__), "public")

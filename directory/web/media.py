@@ -11,8 +11,8 @@ from flask import Blueprint, abort, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
+from ..guards import access, classify
 from ..services import media, permissions
-from .guards import access, classify
 
 bp = classify(Blueprint("media", __name__, url_prefix="/medias"), "public")
 

@@ -26,11 +26,11 @@ from wtforms import EmailField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..extensions import db
+from ..guards import classify
 from ..models import Organisation
 from ..services import accounts, permissions, throttle
 from ..services.accounts import AccountError
 from .auth import email_address, no_control_characters
-from .guards import classify
 
 bp = classify(
     Blueprint("members", __name__, url_prefix="/espace-partenaire/organisations"), "partner"

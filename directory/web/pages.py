@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from .guards import classify
+from ..guards import classify
 
 bp = classify(Blueprint("pages", __name__), "public")
 

@@ -26,6 +26,7 @@ from flask_login import current_user
 from werkzeug.datastructures import CombinedMultiDict
 
 from ..extensions import db
+from ..guards import classify
 from ..models import (
     Initiative,
     Organisation,
@@ -37,7 +38,6 @@ from ..models import (
 from ..services import duplicates, gazetteer, permissions, revisions, workflow
 from ..services.richtext import rich_text
 from . import forms
-from .guards import classify
 
 bp = classify(Blueprint("partner", __name__, url_prefix="/espace-partenaire"), "partner")
 

@@ -33,9 +33,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
+from ..guards import classify
 from ..models import Commune, Theme
 from ..services import gazetteer, throttle
-from .guards import classify
 
 if TYPE_CHECKING:
     from ..services.workflow import WorkflowError

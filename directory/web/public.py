@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from ..guards import classify
 from ..services import browse, merge
 from ..services.filters import InitiativeFilters
-from .guards import classify
 
 bp = classify(Blueprint("public", __name__), "public")
 

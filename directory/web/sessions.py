@@ -23,7 +23,7 @@ from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_login import login_url, logout_user
 
 from ..extensions import login_manager
-from .guards import route_access
+from ..guards import route_access
 
 OPENED_AT = "_opened_at"
 SEEN_AT = "_seen_at"

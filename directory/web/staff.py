@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Optional as OptionalValue
 
 from ..extensions import db
+from ..guards import classify
 from ..models import (
     Initiative,
     Organisation,
@@ -32,7 +33,6 @@ from ..services.browse import parse_page
 from ..services.richtext import rich_text
 from ..territories import COVERED_DEPARTEMENTS
 from .forms import BaseForm, _length, _strip, no_markup, safe_text
-from .guards import classify
 from .media import logo_preview
 
 bp = classify(Blueprint("staff", __name__, url_prefix="/gestion"), "staff")

@@ -7,9 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from ..extensions import db
+from ..guards import classify
 from ..models import Initiative
 from ..services import featured, taxonomies
-from .guards import classify
 
 bp = classify(Blueprint("staff_catalogue", __name__, url_prefix="/gestion"), "staff")
 KIND_PATH = "<any(themes, publics):kind>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..guards import classify
 from ..models import EventKind, EventRole, ProgrammeKind, SpeakerPart, Status
 from ..services import event_people, events_admin
 from .event_forms import (
@@ -21,7 +22,6 @@ from .event_forms import (
     WorkshopForm,
 )
 from .forms import commune_label
-from .guards import classify
 
 bp = classify(Blueprint("staff_events", __name__, url_prefix="/gestion/evenements"), "staff")
 

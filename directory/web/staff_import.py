@@ -25,12 +25,12 @@ from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from ..extensions import db
+from ..guards import classify
 from ..services.browse import Page, parse_page
 from ..services.exchange import importer, pending
 from ..services.exchange import mapping as mappings
 from ..services.exchange.readers import ACCEPTED_EXTENSIONS
 from .forms import BaseForm
-from .guards import classify
 
 bp = classify(Blueprint("staff_import", __name__, url_prefix="/gestion/import"), "staff")
 

@@ -11,11 +11,11 @@ from flask_login import current_user
 from wtforms import HiddenField
 
 from ..extensions import db
+from ..guards import classify
 from ..models import Status
 from ..services import duplicates, merge, permissions, workflow
 from ..services.browse import parse_page
 from .forms import BaseForm
-from .guards import classify
 from .staff import present
 
 bp = classify(Blueprint("staff_merge", __name__, url_prefix="/gestion/doublons"), "staff")

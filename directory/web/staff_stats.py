@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..guards import classify
 from ..services import audit, reminders, stats
 from ..services.browse import parse_page
-from .guards import classify
 
 bp = classify(Blueprint("staff_stats", __name__, url_prefix="/gestion"), "staff")
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from factories import make_event, make_initiative, make_organisation, make_user
 
 from directory.extensions import db
+from directory.guards import route_access
 from directory.models import Revision, RevisionState, Role, Status
-from directory.web.guards import route_access
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ROLES = ("anonymous", "member_a", "member_b", "curator", "admin")

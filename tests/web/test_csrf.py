@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from security_world import WRITE_METHODS, build_world, database_state, rules, sample_url, sign_in_as
 
-from directory.web.guards import route_access
+from directory.guards import route_access
 
 # Plausible form data: if a route forgot its CSRF check, this is what would be written.
 FORM_DATA = {

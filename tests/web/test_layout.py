@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from directory.config import ROOT
 from directory.extensions import db
+from directory.guards import access
 from directory.web import templating
-from directory.web.guards import access
 
 LEGAL_PAGES = ["/mentions-legales", "/accessibilite", "/donnees-personnelles", "/plan-du-site"]
 

@@ -32,8 +32,8 @@ from security_world import (
 from werkzeug.datastructures import MultiDict
 
 from directory.extensions import db
+from directory.guards import route_access
 from directory.models import Initiative, Membership, Revision, RevisionState, Status
-from directory.web.guards import route_access
 
 ALLOWED = {200, 201, 302, 303, 400, 409, 422}
 

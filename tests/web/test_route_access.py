@@ -9,7 +9,7 @@ from factories import make_organisation, make_user
 from werkzeug.routing import AnyConverter
 
 from directory.extensions import db
-from directory.web.guards import route_access
+from directory.guards import route_access
 
 PLACEHOLDERS = {
     "int": "999999",

@@ -9,7 +9,7 @@ from security_world import build_world, rules, sample_url, sign_in_as
 
 from directory import create_app
 from directory.extensions import db
-from directory.web.guards import access
+from directory.guards import access
 
 # Script types that browsers do not execute (data blocks).
 DATA_SCRIPT_TYPES = {"application/json", "application/ld+json", "application/geo+json"}
