@@ -23,7 +23,7 @@ from ..models import (
     Place,
     Status,
 )
-from ..services.richtext import plain_text
+from ..richtext import plain_text
 from ..territories import REGION_GROUPS
 from ..text import fold
 

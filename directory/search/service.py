@@ -26,10 +26,10 @@ from ..models import (
     Place,
     Status,
 )
+from ..richtext import plain_text
 from ..services.filters import InitiativeFilters, apply
 from ..services.gazetteer import find_commune
 from ..services.nearby import initiatives_near
-from ..services.richtext import plain_text
 from ..text import fold
 from . import indexing
 from .backend import Mode, Sort

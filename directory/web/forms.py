@@ -53,8 +53,8 @@ from ..models import (
 )
 from ..models.initiative import STAGE_LABELS, SUMMARY_MAX_LENGTH
 from ..models.organisation import ORGANISATION_KIND_LABELS
+from ..richtext import editable, sanitize
 from ..services import gazetteer, media, permissions
-from ..services.richtext import editable, sanitize
 from ..text import fold
 
 RICH_TEXT_MAX_LENGTH = 20_000

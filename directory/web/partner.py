@@ -35,8 +35,8 @@ from ..models import (
     RevisionState,
     Status,
 )
+from ..richtext import rich_text
 from ..services import duplicates, gazetteer, permissions, revisions, workflow
-from ..services.richtext import rich_text
 from . import forms
 
 bp = classify(Blueprint("partner", __name__, url_prefix="/espace-partenaire"), "partner")

@@ -28,9 +28,9 @@ from ..models import (
     RevisionState,
     Stage,
 )
+from ..richtext import rich_text
 from ..services import workflow
 from ..services.browse import parse_page
-from ..services.richtext import rich_text
 from ..territories import COVERED_DEPARTEMENTS
 from .forms import BaseForm, _length, _strip, no_markup, safe_text
 from .media import logo_preview

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from directory.services.richtext import editable, plain_text, rich_text, sanitize
+from directory.richtext import editable, plain_text, rich_text, sanitize
 
 
 def test_scripts_and_event_handlers_are_removed():

@@ -55,10 +55,10 @@ from ...models import (
     Status,
     Theme,
 )
+from ...richtext import sanitize
 from ...text import fold, slugify
 from .. import entry_data, permissions, revisions, workflow
 from ..gazetteer import normalize_name
-from ..richtext import sanitize
 from . import mapping as mappings
 from .mapping import INITIATIVE, ORGANISATION
 from .readers import DEFAULT_MAX_BYTES, MAX_CELL_CHARS, ImportFileError, Table, read_table
