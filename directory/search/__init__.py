@@ -1,4 +1,7 @@
-"""French full-text search: analysis, documents, backend, index upkeep and the search service."""
+"""French full-text search: analysis, documents, backend and index upkeep.
+
+The search page built on it (filters, facets, « à proximité ») is ``services.search``.
+"""
 
 from __future__ import annotations
 

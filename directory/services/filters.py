@@ -27,6 +27,7 @@ from ..models import (
     initiative_public,
     initiative_theme,
 )
+from ..search.matching import id_in, matching_initiative_ids
 from ..territories import REGION_GROUPS
 
 MAX_VALUES = 20  # per multi-valued filter: bounds the SQL whatever the address says
@@ -166,10 +167,6 @@ def apply(statement: sa.Select, filters: InitiativeFilters, *, text: bool = True
     the exports find what ``/recherche`` finds; ``text=False`` leaves it to the caller.
     """
     if text and filters.q:
-        # Imported here: the search package itself builds on these filters.
-        from ..search.facets import id_in
-        from ..search.service import matching_initiative_ids
-
         matching = matching_initiative_ids(filters.q)
         if matching is not None:
             statement = statement.where(id_in(Initiative.id, matching))

@@ -27,8 +27,8 @@ from flask import (
 
 from ..config import public_url
 from ..guards import classify
-from ..search import service as search_service
 from ..services import browse
+from ..services import search as search_service
 from ..services.exchange import export
 from ..services.filters import InitiativeFilters
 

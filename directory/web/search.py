@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from ..guards import classify
-from ..search import service
+from ..services import search as service
 
 bp = classify(Blueprint("search", __name__), "public")
 

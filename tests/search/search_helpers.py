@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from directory.search import service
+from directory.services import search as service
 
 
 def run_search(**args) -> service.SearchOutcome:

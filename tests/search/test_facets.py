@@ -113,7 +113,7 @@ def test_organisation_kind_facet(catalogue):
 
 
 def test_large_id_sets_are_bound_as_one_parameter(app_ctx):
-    from directory.search.facets import id_in
+    from directory.search.matching import id_in
 
     ids = set(db.session.scalars(sa.select(Initiative.id)))
     wanted = set(range(1, 2000)) | ids  # beyond the plain IN list size

@@ -117,7 +117,7 @@ def test_sort_by_title_and_pagination(app_ctx):
     request_args = {"q": "couture", "tri": Sort.TITLE.value}
     outcome = run_search(**request_args)
     assert [hit.entry.title[0] for hit in outcome.initiatives.hits] == list("ABCD")
-    from directory.search import service
+    from directory.services import search as service
 
     paged = service.search(
         service.SearchRequest.from_args({**request_args, "page": "2"}, per_page=3)
@@ -130,7 +130,7 @@ def test_autocomplete_titles_organisations_and_communes(app_ctx):
     make_initiative(title="Boutique solidaire de Marseille")
     make_organisation(name="Marseille Solidarités")
     db.session.commit()
-    from directory.search.service import autocomplete
+    from directory.services.search import autocomplete
 
     found = {(s.type, s.label) for s in autocomplete("marseil")}
     assert ("initiative", "Boutique solidaire de Marseille") in found  # any word of the title
@@ -155,7 +155,7 @@ def test_field_weights_rank_title_before_summary_before_description(app_ctx):
 
 
 def test_corrected_query_replaces_whole_words_only(app_ctx):
-    from directory.search import service
+    from directory.services import search as service
 
     request = service.SearchRequest.from_args({"q": "art partage"})
     outcome = service.SearchOutcome(request, service.ResultGroup(), service.ResultGroup())

@@ -319,7 +319,7 @@ def test_cli_creates_and_removes(territory, runner):
 
 def test_cli_keeps_the_search_index_in_step(territory, runner):
     """Bulk inserts bypass the outbox, so the command rebuilds the index itself."""
-    from directory.search import service
+    from directory.services import search as service
 
     def demo_titles_found() -> set[str]:
         found = service.search(service.SearchRequest.from_args({"q": title}))

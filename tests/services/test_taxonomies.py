@@ -8,8 +8,8 @@ from factories import make_initiative, make_organisation, make_public, make_them
 
 from directory.extensions import db
 from directory.models import AuditLog, Initiative, Public, Role, Theme
-from directory.search import service as search_service
 from directory.search.indexing import drain
+from directory.search.matching import matching_initiative_ids
 from directory.services import taxonomies
 from directory.services.browse import filter_choices
 
@@ -26,7 +26,7 @@ def curator(app_ctx):
 
 def _search_titles(text: str) -> set[str]:
     drain()
-    ids = search_service.matching_initiative_ids(text)
+    ids = matching_initiative_ids(text)
     return set(db.session.scalars(sa.select(Initiative.title).where(Initiative.id.in_(ids))))
 
 

@@ -28,8 +28,8 @@ from directory.models import (
     Role,
     Status,
 )
-from directory.search import service as search_service
 from directory.services import entry_data, revisions, workflow
+from directory.services import search as search_service
 from directory.services.workflow import (
     InvalidTransition,
     NotAllowed,

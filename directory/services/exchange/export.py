@@ -209,7 +209,7 @@ def search_ids(search_request) -> tuple[str, list[int]]:
     from ...search import indexing
     from ...search.backend import Sort
     from ...search.documents import INITIATIVE, ORGANISATION
-    from ...search.facets import id_in
+    from ...search.matching import id_in
     from ...search.query import parse
 
     filters = without_nul(search_request.filters)

@@ -7,13 +7,11 @@ counts over large id sets took 100–200 ms a search; Whoosh ``groupedby`` takes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from ..extensions import db
 from ..models import (
@@ -26,12 +24,11 @@ from ..models import (
     Status,
     Theme,
 )
-from ..services.filters import InitiativeFilters
+from ..search.facet_table import NO_YEAR, STAGES, FacetTable, Pairs, get_table
 from ..territories import REGION_GROUPS
-from .facet_table import NO_YEAR, STAGES, FacetTable, Pairs, get_table
+from .filters import InitiativeFilters
 
 FACET_REGIONS = ("paca", "languedoc-roussillon")  # "occitanie" is listed only when chosen
-_SMALL_SET = 500
 
 
 @dataclass(frozen=True)
@@ -48,17 +45,6 @@ class Facet:
     label: str
     values: tuple[FacetValue, ...]
     multiple: bool = True  # several values may be chosen (combined with OR)
-
-
-def id_in(column: sa.ColumnElement, ids: set[int] | list[int]) -> sa.ColumnElement[bool]:
-    """``column IN ids`` with one bound parameter, however many ids (no SQL parameter limit)."""
-    ids = sorted(ids)
-    if len(ids) <= _SMALL_SET:
-        return column.in_(ids) if ids else sa.false()
-    if db.engine.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
-    values = sa.func.json_each(sa.bindparam(None, json.dumps(ids), type_=sa.String))
-    return column.in_(sa.select(values.table_valued("value").c.value))
 
 
 def initiative_facets(

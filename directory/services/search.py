@@ -27,17 +27,18 @@ from ..models import (
     Status,
 )
 from ..richtext import plain_text
-from ..services.filters import InitiativeFilters, apply
-from ..services.gazetteer import find_commune
-from ..services.nearby import initiatives_near
+from ..search import indexing
+from ..search.backend import Mode, Sort
+from ..search.documents import INITIATIVE, ORGANISATION
+from ..search.facet_table import FacetTable, get_table
+from ..search.highlight import excerpt, mark
+from ..search.matching import id_in
+from ..search.query import ParsedQuery, parse
 from ..text import fold
-from . import indexing
-from .backend import Mode, Sort
-from .documents import INITIATIVE, ORGANISATION
-from .facet_table import FacetTable, get_table
-from .facets import Facet, filtered_ids, id_in, initiative_facets, organisation_kind_facet
-from .highlight import excerpt, mark
-from .query import ParsedQuery, parse
+from .facets import Facet, filtered_ids, initiative_facets, organisation_kind_facet
+from .filters import InitiativeFilters, apply
+from .gazetteer import find_commune
+from .nearby import initiatives_near
 
 TABS = ("initiatives", "organisations")
 RADII = (5, 10, 20, 50, 100)
@@ -169,22 +170,6 @@ def search(request: SearchRequest) -> SearchOutcome:
     indexing.drain_quietly(timeout=0.0)  # this process sees every committed change
     with indexing.get_backend().pinned():
         return _search(request)
-
-
-def matching_initiative_ids(q: str) -> set[int] | None:
-    """Ids of the initiatives containing every word of ``q``, filters aside.
-
-    The analysis of ``/recherche`` (accents, word forms, synonyms, phrases, prefixes, exclusions)
-    without its fall-backs to any word or to approaching spellings: a list, a map or an export
-    filtered by text must not silently widen. ``None`` when ``q`` has no searchable word.
-    """
-    parsed = parse(q)
-    if parsed.is_empty:
-        return None
-    indexing.drain_quietly(timeout=0.0)
-    backend = indexing.get_backend()
-    with backend.pinned():
-        return backend.match(INITIATIVE, parsed, Mode.ALL).ids
 
 
 def _search(request: SearchRequest) -> SearchOutcome:
