@@ -21,6 +21,7 @@ ENV_KEYS = (
     "DATABASE_URL",
     "SECRET_KEY",
     "SEARCH_INDEX_DIR",
+    "SEARCH_INDEXER",
     "MAP_TILES_URL",
     "MAP_TILES_ATTRIBUTION",
     "REDIS_URL",
@@ -289,6 +290,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         # Seconds a save waits for the search index writer before leaving the work to the
         # outbox (search/indexing.py): a slow index must not slow every save down.
         "SEARCH_WRITER_TIMEOUT": 0.5,
+        # Who applies saved changes to the search index: "request" (the saving request, after
+        # its commit) or "worker" (only ``flask search worker``, which the shipped gunicorn
+        # config starts beside the web workers: a save then never holds a web worker).
+        "SEARCH_INDEXER": "request",
         # Sessions (issue #5). Secure cookies are switched on below outside debug and tests.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

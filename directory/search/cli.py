@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 
 import click
@@ -79,3 +81,19 @@ def process_command() -> None:
 
     applied = indexing.drain(timeout=30.0, max_batches=1_000_000)
     click.echo(f"{applied} modifications appliquées ; {indexing.pending_count()} en attente.")
+
+
+@search_cli.command("worker")
+def worker_command() -> None:
+    """Apply saved changes to the index as they come, until stopped (SIGTERM, Ctrl+C)."""
+    from . import indexing
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo("Indexation en continu : chaque modification enregistrée est indexée.")
+    with contextlib.suppress(KeyboardInterrupt):
+        indexing.run_worker(
+            stop=lambda: bool(stopping),
+            on_applied=lambda count: click.echo(f"{count} modification(s) indexée(s)."),
+        )
+    click.echo("Indexation en continu arrêtée.")

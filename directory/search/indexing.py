@@ -9,6 +9,7 @@ and no ``LockError`` reaches a user.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -147,7 +148,12 @@ def _after_commit(session: Session) -> None:
 
 def drain_quietly(timeout: float = 0.0) -> int:
     """``drain``, logging instead of raising: the data is committed and the outbox keeps the
-    work, so a failing index must not turn a successful save or a search into an error page."""
+    work, so a failing index must not turn a successful save or a search into an error page.
+
+    Nothing with ``SEARCH_INDEXER = "worker"``: ``run_worker`` applies the outbox then.
+    """
+    if current_app.config["SEARCH_INDEXER"] == "worker":
+        return 0
     try:
         return drain(timeout=timeout)
     except Exception:
@@ -226,6 +232,26 @@ def _apply_batch(backend: WhooshBackend, timeout: float, limit: int) -> int:
         session.execute(sa.delete(SearchOutbox).where(SearchOutbox.id.in_([r.id for r in rows])))
         session.commit()
         return len(rows)
+
+
+WORKER_POLL = 0.2  # seconds between two looks at an empty outbox
+
+
+def run_worker(stop: Callable[[], bool], on_applied: Callable[[int], None]) -> None:
+    """Apply the outbox as it fills, until ``stop()``: the one writer of the index when
+    ``SEARCH_INDEXER = "worker"``. A failing batch is logged and tried again; the rows wait."""
+    while not stop():
+        try:
+            applied = drain(timeout=5.0, max_batches=100)
+        except Exception:
+            current_app.logger.exception("Search index update failed; retrying.")
+            applied = 0
+        finally:
+            db.session.remove()
+        if applied:
+            on_applied(applied)
+        else:
+            time.sleep(WORKER_POLL)
 
 
 def rebuild(

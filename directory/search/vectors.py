@@ -300,6 +300,8 @@ def _read_blocks(
 def term(searcher: Searcher, field: str, btext: bytes, scored: bool = True) -> Scored:
     """Documents containing a term, with their BM25F score (Whoosh's default weighting)."""
     state = _state(searcher)
+    if state.size == 0:  # an index not built yet: no document (and Whoosh's idf would fail)
+        return Scored(_EMPTY_DOCS, _EMPTY_SCORES)
     fieldobj = searcher.schema[field]
     weighting = searcher.weighting
     bm25 = scored and fieldobj.scorable and isinstance(weighting, BM25F)
