@@ -71,8 +71,9 @@ def run(instance: Path) -> None:
     from directory.config import sqlalchemy_url
     from directory.extensions import db
     from directory.models import Initiative
-    from directory.search import indexing, service
+    from directory.search import indexing
     from directory.services import backup
+    from directory.services import search as service
 
     def count_found(q: str) -> int:
         return service.search(service.SearchRequest.from_args({"q": q})).initiatives.total

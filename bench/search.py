@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 from directory import create_app  # noqa: E402
 from directory.extensions import db  # noqa: E402
 from directory.models import Initiative, Status, Theme  # noqa: E402
-from directory.search import indexing, service, vectors  # noqa: E402
+from directory.search import indexing, vectors  # noqa: E402
 from directory.search.analysis import stop_words  # noqa: E402
+from directory.services import search as service  # noqa: E402
 from directory.text import fold  # noqa: E402
 
 KINDS = ("single", "several", "phrase", "prefix", "no-accents", "filters")

@@ -22,8 +22,9 @@ from requirements import require
 from directory import create_app
 from directory.extensions import db
 from directory.models import Initiative, Organisation, Status
-from directory.search import indexing, service
+from directory.search import indexing
 from directory.services import backup, media
+from directory.services import search as service
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 

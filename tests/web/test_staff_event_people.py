@@ -571,7 +571,7 @@ def test_editing_a_speaker_keeps_an_unpublished_organisation(client, sign_in, cs
     db.session.commit()
     path = f"{BASE}/programme/{world['table']}/intervenants/{lea.id}/modifier"
     form = client.get(path).get_data(as_text=True)
-    assert '<option selected value="mairie-gap">Mairie de Gap (non publiée)</option>' in form
+    assert '<option value="mairie-gap" selected>Mairie de Gap (non publiée)</option>' in form
     _post(client, csrf_token, path, name="Léa", role="Adjointe", organisation="mairie-gap")
     db.session.expire_all()
     lea = db.session.get(Speaker, lea.id)
