@@ -26,6 +26,7 @@ from sqlalchemy import event, orm
 
 from .extensions import db
 from .models import (
+    INITIATIVE_TEXT_FIELDS,
     Event,
     Initiative,
     InitiativeOrganisation,
@@ -45,26 +46,13 @@ from .models.version import CatalogueVersion
 CATALOGUE_MODELS = (Initiative, Place, InitiativeOrganisation, Organisation, Event, Public, Theme)
 
 # Initiative attributes that no filter reads and no map point shows.
-TEXT_ONLY = frozenset(
-    {
-        "title",
-        "summary",
-        "description",
-        "website",
-        "contact_email",
-        "contact_phone",
-        "genesis",
-        "evaluation",
-        "policy_impact",
-        "public_support",
-        "source",
-        "external_id",
-        "end_year",
-        "slug",
-        "updated_at",
-        "version",
-    }
-)
+TEXT_ONLY = frozenset(INITIATIVE_TEXT_FIELDS) | {
+    "external_id",
+    "end_year",
+    "slug",
+    "updated_at",
+    "version",
+}
 
 CONTENT, MEMBERSHIP = 1, 2
 _BUMPED = "catalogue_version_bumped"  # the strongest bump already written in this transaction

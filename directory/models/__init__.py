@@ -16,6 +16,7 @@ from .event import (
     event_initiative,
 )
 from .initiative import (
+    INITIATIVE_TEXT_FIELDS,
     SUMMARY_MAX_LENGTH,
     Initiative,
     InitiativeOrganisation,
@@ -41,6 +42,7 @@ from .user import Membership, Role, User
 from .version import CatalogueVersion
 
 __all__ = [
+    "INITIATIVE_TEXT_FIELDS",
     "STATUS_LABELS",
     "SUMMARY_MAX_LENGTH",
     "AuditLog",

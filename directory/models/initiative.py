@@ -85,6 +85,22 @@ initiative_departement = sa.Table(
 )
 
 
+# An initiative's own texts: what a revision snapshots, and what no filter reads.
+INITIATIVE_TEXT_FIELDS = (
+    "title",
+    "summary",
+    "description",
+    "website",
+    "contact_email",
+    "contact_phone",
+    "genesis",
+    "evaluation",
+    "policy_impact",
+    "public_support",
+    "source",
+)
+
+
 class Initiative(EntryMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), index=True)

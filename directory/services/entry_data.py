@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import (
+    INITIATIVE_TEXT_FIELDS,
     Commune,
     Departement,
     Initiative,
@@ -63,21 +64,6 @@ ORGANISATION = "organisation"
 
 
 ENTITY_LABELS = {INITIATIVE: "Initiative", ORGANISATION: "Organisation"}
-
-
-INITIATIVE_TEXT_FIELDS = (
-    "title",
-    "summary",
-    "description",
-    "website",
-    "contact_email",
-    "contact_phone",
-    "genesis",
-    "evaluation",
-    "policy_impact",
-    "public_support",
-    "source",
-)
 
 
 ORGANISATION_TEXT_FIELDS = (
