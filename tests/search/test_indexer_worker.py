@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -19,12 +20,25 @@ def _search(server, words: str) -> str:
         return response.read().decode()
 
 
+def _wait_until_healthy(server) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(server("/sante"), timeout=30):
+                return
+        except urllib.error.HTTPError as error:
+            error.close()
+            assert time.monotonic() < deadline, f"never healthy:\n{server.log()[-3000:]}"
+            time.sleep(0.5)
+
+
 def test_a_saved_change_is_found_through_every_worker_once_the_indexer_applies_it(
     gunicorn_server,
 ):
     """gunicorn starts ``flask search worker``: a change recorded in the outbox (as a save in
     a web worker records it, without writing the index) reaches the search of the site."""
     server = gunicorn_server(workers=2)
+    _wait_until_healthy(server)  # the indexer builds the missing index first
     engine = sa.create_engine(gunicorn_server.database_url)
     with orm.Session(engine) as session:
         initiative = session.scalar(
