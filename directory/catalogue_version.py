@@ -34,12 +34,6 @@ from .models import (
     Place,
     Public,
     Theme,
-    event_initiative,
-    initiative_departement,
-    initiative_public,
-    initiative_theme,
-    organisation_departement,
-    organisation_theme,
 )
 from .models.version import CatalogueVersion
 
@@ -142,19 +136,15 @@ def _after_flush(session: orm.Session, _context) -> None:
         _bump(session.connection(), session, kind)
 
 
-# Bulk statements name a table: the models' own, and the association tables of their links.
+# Bulk statements name a table: the models' own, and the association tables of their links
+# (read from the relationships, so a new link table is covered without being listed here).
 _CATALOGUE_TABLES = frozenset(
     [table.name for model in CATALOGUE_MODELS for table in sa.inspect(model).tables]
     + [
-        table.name
-        for table in (
-            event_initiative,
-            initiative_departement,
-            initiative_public,
-            initiative_theme,
-            organisation_departement,
-            organisation_theme,
-        )
+        relationship.secondary.name
+        for model in CATALOGUE_MODELS
+        for relationship in sa.inspect(model).relationships
+        if relationship.secondary is not None
     ]
 )
 
